@@ -1,0 +1,126 @@
+"""Image-to-image generators: the pix2pixHD global generator and the two roles it plays here.
+
+- ``GlobalGenerator``: encoder / residual bottleneck / decoder, raw output (no activation).
+- ``UVGenerator``: pose image -> 25 part logits (0 = background, 1..24 = DensePose parts) and
+  24 (u, v) pairs in [-1, 1].
+- ``DetailGenerator`` ("D2G"): sampled neural-texture feature image -> RGB person in [-1, 1].
+"""
+import torch
+import torch.nn as nn
+
+NUM_PARTS = 24  # DensePose body parts; part logits add one background class
+
+
+def norm_layer(norm, channels):
+    """A 2D normalisation layer by name: 'instance' (no affine, as in pix2pixHD), 'batch' or 'none'."""
+    if norm == 'instance':
+        return nn.InstanceNorm2d(channels, affine=False)
+    if norm == 'batch':
+        return nn.BatchNorm2d(channels)
+    if norm == 'none':
+        return nn.Identity()
+    raise ValueError(f"models/networks: unknown norm {norm!r}; use 'instance', 'batch' or 'none'")
+
+
+class ResnetBlock(nn.Module):
+    """x + (reflect-pad 3x3 conv, norm, ReLU, reflect-pad 3x3 conv, norm)(x)."""
+
+    def __init__(self, channels, norm='instance'):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), norm_layer(norm, channels), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), norm_layer(norm, channels),
+        )
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class GlobalGenerator(nn.Module):
+    """pix2pixHD global generator.
+
+    Layout: reflect-pad 7x7 conv (ngf) -> ``n_downsampling`` stride-2 3x3 convs doubling the channels
+    -> ``n_blocks`` residual blocks at ngf * 2**n_downsampling channels -> ``n_downsampling``
+    upsampling stages halving them -> reflect-pad 7x7 conv to ``output_nc``. The output is raw
+    (no activation): callers add tanh / softmax as their role needs.
+
+    upsampling: 'transpose' (3x3 stride-2 transposed conv, as pix2pixHD) or 'resize'
+    (nearest 2x upsample + 3x3 conv, avoids checkerboard artefacts; same parameter count).
+
+    forward(x: [B, input_nc, H, W]) -> [B, output_nc, H, W]; H and W must be divisible by
+    2**n_downsampling.
+    """
+
+    def __init__(self, input_nc, output_nc, ngf=64, n_downsampling=3, n_blocks=9, norm='instance',
+                 upsampling='transpose'):
+        super().__init__()
+        if upsampling not in ('transpose', 'resize'):
+            raise ValueError(f"GlobalGenerator: unknown upsampling {upsampling!r}; use 'transpose' or 'resize'")
+        self.n_downsampling = n_downsampling
+        act = lambda: nn.ReLU(True)  # noqa: E731
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), norm_layer(norm, ngf), act()]
+        ch = ngf
+        for _ in range(n_downsampling):
+            layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1), norm_layer(norm, ch * 2), act()]
+            ch *= 2
+        layers += [ResnetBlock(ch, norm) for _ in range(n_blocks)]
+        for _ in range(n_downsampling):
+            if upsampling == 'transpose':
+                up = [nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1)]
+            else:
+                up = [nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(ch, ch // 2, 3, padding=1)]
+            layers += up + [norm_layer(norm, ch // 2), act()]
+            ch //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, output_nc, 7)]
+        self.model = nn.Sequential(*layers)
+
+    def check_size(self, height, width):
+        """Raise a ValueError unless height and width are divisible by 2**n_downsampling."""
+        f = 2 ** self.n_downsampling
+        if height % f or width % f:
+            raise ValueError(
+                f"{type(self).__name__}: input size {height}x{width} is not divisible by 2**n_downsampling = {f}; "
+                f"choose a working size that is a multiple of {f} (e.g. {height // f * f or f}x{width // f * f or f}) "
+                f"or lower n_downsampling")
+
+    def forward(self, x):
+        self.check_size(x.shape[-2], x.shape[-1])
+        return self.model(x)
+
+
+class UVGenerator(nn.Module):
+    """Pose image -> part segmentation and per-part UV coordinates.
+
+    forward(pose: [B, input_nc, H, W]) -> {
+        'part_logits': [B, 25, H, W] raw logits, class 0 = background, 1..24 = DensePose parts,
+        'uv':          [B, 48, H, W] in [-1, 1] (tanh); channels 2(p-1), 2(p-1)+1 = (u, v) of part p,
+    }
+    """
+
+    def __init__(self, input_nc, ngf=64, n_downsampling=4, n_blocks=9, norm='instance', upsampling='transpose'):
+        super().__init__()
+        self.net = GlobalGenerator(input_nc, NUM_PARTS + 1 + 2 * NUM_PARTS, ngf, n_downsampling, n_blocks, norm,
+                                   upsampling)
+
+    def forward(self, pose):
+        out = self.net(pose)
+        return {'part_logits': out[:, :NUM_PARTS + 1], 'uv': torch.tanh(out[:, NUM_PARTS + 1:])}
+
+
+class DetailGenerator(nn.Module):
+    """D2G: feature image -> RGB person.
+
+    forward(features: [B, input_nc, H, W]) -> [B, 3, H, W] in [-1, 1] (tanh).
+    """
+
+    def __init__(self, input_nc, ngf=64, n_downsampling=3, n_blocks=9, norm='instance', upsampling='transpose'):
+        super().__init__()
+        self.net = GlobalGenerator(input_nc, 3, ngf, n_downsampling, n_blocks, norm, upsampling)
+
+    def forward(self, features):
+        return torch.tanh(self.net(features))
+
+
+def count_parameters(module, trainable_only=False):
+    """Number of parameters of ``module`` (works on modules built on the 'meta' device)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
