@@ -1,0 +1,90 @@
+"""What every trainable model shares: device, AMP, DDP wrapping, learning-rate schedule, checkpoints.
+
+Subclasses declare ``network_names`` (attributes holding nn.Modules that a checkpoint stores) and
+build ``self.optimizers``; the training loop needs no model-specific code.
+"""
+import os
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from util.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from util.distributed import is_distributed
+
+AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def options_for_checkpoint(opt):
+    """Options as plain values so the checkpoint loads with weights_only=True."""
+    plain = (str, int, float, bool, type(None))
+    return {key: value if isinstance(value, plain) else str(value) for key, value in vars(opt).items()}
+
+
+class BaseModel:
+    network_names = ()
+
+    def __init__(self, opt):
+        self.opt = opt
+        self.device = opt.device
+        self.amp_dtype = AMP_DTYPES[opt.amp]
+        if opt.amp == 'fp16' and self.device.type != 'cuda':
+            raise SystemExit('--amp fp16 needs CUDA; on the CPU use --amp bf16 or --amp none')
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=opt.amp == 'fp16')
+        self.optimizers = {}
+        self.run_dir = os.path.join(opt.checkpoints_dir, opt.name)
+
+    def autocast(self):
+        return torch.amp.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def networks(self):
+        return {name: getattr(self, name) for name in self.network_names}
+
+    def wrap_distributed(self, module, find_unused_parameters=False):
+        """DDP around ``module`` under torchrun (the bare module keeps clean state-dict keys)."""
+        if not is_distributed() or not any(p.requires_grad for p in module.parameters()):
+            return module
+        device_ids = [self.device.index] if self.device.type == 'cuda' else None
+        return DistributedDataParallel(module, device_ids=device_ids,
+                                       find_unused_parameters=find_unused_parameters)
+
+    def make_adam(self, groups):
+        """Adam over (module, lr) groups; each group remembers its base lr for the schedule."""
+        param_groups = [{'params': [p for p in module.parameters() if p.requires_grad], 'lr': lr, 'base_lr': lr}
+                        for module, lr in groups]
+        return torch.optim.Adam([g for g in param_groups if g['params']], betas=(self.opt.beta1, 0.999))
+
+    def set_epoch(self, epoch):
+        """Constant learning rate for niter epochs, then linear decay to zero over niter_decay epochs."""
+        decay_epochs = max(epoch - self.opt.niter, 0)
+        factor = 1.0 - decay_epochs / (self.opt.niter_decay + 1)
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group['lr'] = group['base_lr'] * factor
+
+    def checkpoint_state(self, progress):
+        return {
+            'networks': {name: net.state_dict() for name, net in self.networks().items()},
+            'optimizers': {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            'scaler': self.scaler.state_dict(),
+            'progress': dict(progress),
+            'options': options_for_checkpoint(self.opt),
+        }
+
+    def save(self, label, progress):
+        save_checkpoint(checkpoint_path(self.run_dir, label), self.checkpoint_state(progress))
+
+    def load(self, label, run_dir=None, with_optimizers=True):
+        """Restore networks (and optimizers, scaler) from a checkpoint; returns its progress dict."""
+        path = checkpoint_path(run_dir or self.run_dir, label)
+        state = load_checkpoint(path, map_location=self.device)
+        for name, net in self.networks().items():
+            if name not in state['networks']:
+                raise RuntimeError(f'{path}: has no weights for network "{name}"')
+            net.load_state_dict(state['networks'][name])
+        if with_optimizers:
+            for name, optimizer in self.optimizers.items():
+                if name in state.get('optimizers', {}):
+                    optimizer.load_state_dict(state['optimizers'][name])
+            if state.get('scaler'):
+                self.scaler.load_state_dict(state['scaler'])
+        return state.get('progress', {})

@@ -1,0 +1,321 @@
+"""The neural-texture person renderer: UV generator -> neural texture -> detail generator, over a
+learnable background, trained with spatial and temporal discriminators.
+
+Batches come from data.clip_dataset.ClipDataset: T consecutive frames per clip; generators see the
+B*T frames as one batch, temporal terms compare neighbours inside each clip.
+"""
+import torch
+import torch.nn as nn
+
+from models.base_model import BaseModel
+from models.networks import losses as L
+from models.networks.discriminators import MultiscaleDiscriminator, TemporalDiscriminator
+from models.networks.generators import DetailGenerator, UVGenerator
+from models.networks.texture import LearnableBackground, NeuralTexture, composite
+from util.distributed import all_ranks_true
+from util.flow import consistency_mask, warp
+from util.image import part_map_to_image, part_probs_to_image, select_part_uv, tensor_to_image, uv_to_images
+from util.texture import tensor_to_atlas
+
+
+def pose_channels(opt):
+    return 3 + (opt.label3d_nc if opt.use_label3d else 0)
+
+
+class RenderGenerator(nn.Module):
+    """Pose image [N, Cp, H, W] -> dict of tensors (see ``forward``)."""
+
+    def __init__(self, opt, texture_init=None, background_init=None):
+        super().__init__()
+        self.d2g_use_pose = opt.d2g_use_pose
+        self.trans = UVGenerator(pose_channels(opt), opt.ngf_translate, opt.n_downsample_translate,
+                                 opt.n_blocks_translate, opt.norm)
+        self.texture = NeuralTexture(opt.tex_size, opt.tex_feat, texture_init)
+        d2g_input = 3 + opt.tex_feat + (pose_channels(opt) if opt.d2g_use_pose else 0)
+        self.d2g = DetailGenerator(d2g_input, opt.ngf, opt.n_downsample_global, opt.n_blocks_global, opt.norm)
+        if background_init is None:
+            background_init = torch.zeros(3, opt.loadSize, opt.loadSize)
+        self.background = LearnableBackground(background_init)
+
+    def forward(self, pose, full=True):
+        """Returns part_logits [N,25,H,W], uv [N,48,H,W], bg_prob [N,1,H,W], background, raw (texture RGB
+        composited over the background), features [N,3+F,H,W]; with ``full`` also person (D2G RGB) and
+        output (person composited over the background); otherwise output = raw."""
+        n, _, height, width = pose.shape
+        result = self.trans(pose)
+        probs = torch.softmax(result['part_logits'].float(), 1)
+        sampled = self.texture(result['uv'], probs)
+        bg_prob = probs[:, :1]
+        background = self.background(n, height, width)
+        result.update(bg_prob=bg_prob, background=background, features=sampled['features'],
+                      raw=composite(sampled['rgb'], background, bg_prob))
+        if full:
+            d2g_input = sampled['features']
+            if self.d2g_use_pose:
+                d2g_input = torch.cat([d2g_input, pose], 1)
+            result['person'] = self.d2g(d2g_input)
+            result['output'] = composite(result['person'], background, bg_prob)
+        else:
+            result['output'] = result['raw']
+        return result
+
+
+class RenderDiscriminators(nn.Module):
+    def __init__(self, opt):
+        super().__init__()
+        self.spatial = MultiscaleDiscriminator(pose_channels(opt) + 3, opt.ndf, opt.n_layers_D, opt.num_D, opt.norm)
+        self.temporal = None if opt.no_temporal_D else TemporalDiscriminator(
+            opt.clip_length, opt.ndf, opt.n_layers_D, opt.num_D, opt.norm)
+
+    def forward(self, pose, images, clip_frames=None, clip_flows=None, flow_scale=1.0):
+        """Spatial D on cat(pose, image) and temporal D on whole clips; each call sees fake and real
+        stacked in one batch so DDP runs one forward per backward."""
+        spatial = self.spatial(torch.cat([pose, images], 1))
+        temporal = None
+        if self.temporal is not None and clip_frames is not None:
+            temporal = self.temporal(TemporalDiscriminator.build_input(clip_frames, clip_flows, flow_scale))
+        return spatial, temporal
+
+
+def split_predictions(predictions, first):
+    """Split [scale][layer] feature lists along the batch into the first ``first`` items and the rest."""
+    if predictions is None:
+        return None, None
+    head = [[f[:first] for f in scale] for scale in predictions]
+    tail = [[f[first:] for f in scale] for scale in predictions]
+    return head, tail
+
+
+def weighted_total(losses, weights):
+    """The one place where named losses are weighted and summed."""
+    return sum(weights[name] * value for name, value in losses.items())
+
+
+class RenderModel(BaseModel):
+    network_names = ('trans', 'texture', 'd2g', 'background', 'discriminators')
+
+    def __init__(self, opt, texture_init=None, background_init=None):
+        super().__init__(opt)
+        self.generator = RenderGenerator(opt, texture_init, background_init).to(self.device)
+        self.trans, self.texture = self.generator.trans, self.generator.texture
+        self.d2g, self.background = self.generator.d2g, self.generator.background
+        self.is_train = opt.is_train
+        self.full_stage = True
+        self.visual_cache = {}
+        if not self.is_train:
+            self.generator.eval()
+            return
+        self.discriminators = RenderDiscriminators(opt).to(self.device)
+        self.gan_loss = L.GANLoss(opt.gan_mode)
+        self.vgg_loss = None if opt.no_vgg_loss else L.VGGLoss(L.VGG19Features(opt.vgg_weights)).to(self.device)
+        self.use_densepose = opt.use_densepose_loss or not opt.load_pretrain_TransG
+        self.weights = {name[len('lambda_'):]: value for name, value in vars(opt).items()
+                        if name.startswith('lambda_')}
+        self.generator_ddp = self.wrap_distributed(self.generator, find_unused_parameters=opt.static_epochs > 0)
+        self.discriminators_ddp = self.wrap_distributed(self.discriminators)
+        self.optimizers = {
+            'G': self.make_adam([(self.trans, opt.lr), (self.d2g, opt.lr), (self.texture, opt.lr_texture),
+                                 (self.background, opt.lr_background)]),
+            'D': self.make_adam([(self.discriminators, opt.lr_D)]),
+        }
+
+    def networks(self):
+        nets = {name: getattr(self, name) for name in self.network_names if hasattr(self, name)}
+        return nets
+
+    def set_epoch(self, epoch):
+        super().set_epoch(epoch)
+        self.full_stage = epoch > self.opt.static_epochs
+
+    def load_pretrained_trans(self, run_dir, label):
+        """Start from a pre-trained UV generator (pretrainTrans.py or another run's checkpoint)."""
+        from util.checkpoint import checkpoint_path, load_checkpoint
+        path = checkpoint_path(run_dir, label)
+        state = load_checkpoint(path, map_location=self.device)
+        if 'trans' not in state.get('networks', {}):
+            raise RuntimeError(f'{path}: holds no UV generator ("trans") weights')
+        self.trans.load_state_dict(state['networks']['trans'])
+
+    # ---------------------------------------------------------------- data plumbing
+    def _unpack(self, batch):
+        """Move a clip batch to the device and flatten clips [B, T, ...] to frames [B*T, ...]."""
+        data = {}
+        for key in ('pose', 'image', 'parts', 'uv', 'mask', 'flow', 'flow_inv'):
+            if key in batch:
+                data[key] = batch[key].to(self.device, non_blocking=True)
+        self.clip_shape = data['image'].shape[:2]
+        for key in ('pose', 'image', 'parts', 'uv', 'mask'):
+            if key in data:
+                data[key] = data[key].flatten(0, 1)
+        return data
+
+    def _clips(self, frames):
+        return frames.reshape(*self.clip_shape, *frames.shape[1:])
+
+    def _temporal_terms(self, output, data):
+        """Current frames, previous frames warped onto them with flow_inv, and the flow confidence."""
+        clips = self._clips(output)
+        b, t = self.clip_shape
+        current = clips[:, 1:].flatten(0, 1)
+        previous = clips[:, :-1].flatten(0, 1)
+        flow_inv = data['flow_inv'].flatten(0, 1)
+        with torch.no_grad():
+            confidence = consistency_mask(flow_inv.float(), data['flow'].flatten(0, 1).float())
+        return current, warp(previous, flow_inv), confidence
+
+    # ---------------------------------------------------------------- losses
+    def _generator_losses(self, data, result):
+        real = data['image']
+        losses = {}
+        with torch.no_grad():
+            real_vgg = self.vgg_loss.features(real) if self.vgg_loss is not None else None
+        losses['l2_raw'] = torch.mean((result['raw'].float() - real) ** 2)
+        if self.vgg_loss is not None:
+            losses['vgg'] = self.vgg_loss.loss(self.vgg_loss.features(result['output']), real_vgg)
+        if self.use_densepose and 'parts' in data and (data['parts'] >= 0).all():
+            losses['uv'] = L.masked_uv_l1(result['uv'].float(), data['uv'], data['parts'])
+            losses['part'] = L.part_cross_entropy(result['part_logits'].float(), data['parts'])
+        losses['mask'] = L.mask_bce(result['part_logits'].float(), data['mask'])
+        current, warped_previous, confidence = self._temporal_terms(result['output'].float(), data)
+        losses['temporal'] = L.temporal_l1(current, warped_previous, confidence)
+        self.visual_cache['warped_previous'] = warped_previous
+        if self.full_stage:
+            losses['l2'] = torch.mean((result['output'].float() - real) ** 2)
+            fake_and_real = torch.cat([result['output'], real])
+            pose2 = torch.cat([data['pose'], data['pose']])
+            frames = None
+            if self.discriminators.temporal is not None:
+                frames = torch.cat([self._clips(result['output']), self._clips(real)])
+            flows = torch.cat([data['flow'], data['flow']]) if frames is not None else None
+            with self._no_sync(self.discriminators_ddp):
+                spatial, temporal = self.discriminators_ddp(pose2, fake_and_real, frames, flows,
+                                                            1.0 / real.shape[-1])
+            fake_pred, real_pred = split_predictions(spatial, real.shape[0])
+            losses['gan'] = self.gan_loss(fake_pred, True, for_discriminator=False)
+            losses['feat'] = L.feature_matching_loss(fake_pred, real_pred)
+            if temporal is not None:
+                fake_t, _ = split_predictions(temporal, self.clip_shape[0])
+                losses['gan_temporal'] = self.gan_loss(fake_t, True, for_discriminator=False)
+        return losses
+
+    def _discriminator_losses(self, data, result):
+        real = data['image']
+        fake = result['output'].detach()
+        frames = None
+        if self.discriminators.temporal is not None:
+            frames = torch.cat([self._clips(fake), self._clips(real)])
+        flows = torch.cat([data['flow'], data['flow']]) if frames is not None else None
+        spatial, temporal = self.discriminators_ddp(torch.cat([data['pose'], data['pose']]),
+                                                    torch.cat([fake, real]), frames, flows, 1.0 / real.shape[-1])
+        fake_pred, real_pred = split_predictions(spatial, real.shape[0])
+        losses = {'D_fake': self.gan_loss(fake_pred, False), 'D_real': self.gan_loss(real_pred, True)}
+        if temporal is not None:
+            fake_t, real_t = split_predictions(temporal, self.clip_shape[0])
+            losses['DT_fake'] = self.gan_loss(fake_t, False)
+            losses['DT_real'] = self.gan_loss(real_t, True)
+        return losses
+
+    @staticmethod
+    def _no_sync(module):
+        """Skip DDP's gradient all-reduce for D during the generator step (its grads are discarded)."""
+        import contextlib
+        return module.no_sync() if hasattr(module, 'no_sync') else contextlib.nullcontext()
+
+    # ---------------------------------------------------------------- steps
+    def train_step(self, batch):
+        """One generator (and, in the full stage, discriminator) update.
+
+        Returns (losses dict of floats, finite flag); a non-finite loss skips the update."""
+        data = self._unpack(batch)
+        self.generator.train()
+        with self.autocast():
+            result = self.generator_ddp(data['pose'], full=self.full_stage)
+            g_losses = self._generator_losses(data, result)
+            g_total = weighted_total(g_losses, self.weights)
+        if self.full_stage:
+            for p in self.discriminators.parameters():
+                p.requires_grad_(False)
+        finite = all_ranks_true(bool(torch.isfinite(g_total.detach())), self.device)
+        self.optimizers['G'].zero_grad(set_to_none=True)
+        if finite:
+            self.scaler.scale(g_total).backward()
+            self.scaler.step(self.optimizers['G'])
+        losses = {f'G_{k}': v.detach() for k, v in g_losses.items()}
+        if self.full_stage:
+            for p in self.discriminators.parameters():
+                p.requires_grad_(True)
+            with self.autocast():
+                d_losses = self._discriminator_losses(data, result)
+                d_total = 0.5 * sum(d_losses.values())
+            d_finite = all_ranks_true(bool(torch.isfinite(d_total.detach())), self.device)
+            self.optimizers['D'].zero_grad(set_to_none=True)
+            if finite and d_finite:
+                self.scaler.scale(d_total).backward()
+                self.scaler.step(self.optimizers['D'])
+            finite = finite and d_finite
+            losses.update({k: v.detach() for k, v in d_losses.items()})
+        self.scaler.update()
+        self._remember(data, result)
+        return {k: float(v) for k, v in losses.items()}, finite
+
+    @torch.no_grad()
+    def validation_losses(self, batch):
+        data = self._unpack(batch)
+        self.generator.eval()
+        with self.autocast():
+            result = self.generator(data['pose'], full=self.full_stage)
+        output = result['output'].float()
+        losses = {'l2': torch.mean((output - data['image']) ** 2),
+                  'l2_raw': torch.mean((result['raw'].float() - data['image']) ** 2),
+                  'mask': L.mask_bce(result['part_logits'].float(), data['mask'])}
+        if (data['parts'] >= 0).all():
+            losses['uv'] = L.masked_uv_l1(result['uv'].float(), data['uv'], data['parts'])
+            predicted = result['part_logits'].argmax(1)
+            losses['part_accuracy'] = (predicted == data['parts']).float().mean()
+        self.generator.train()
+        return {k: float(v) for k, v in losses.items()}
+
+    @torch.no_grad()
+    def infer(self, pose):
+        """Pose images [N, Cp, H, W] -> dict of the generator's outputs (eval mode, full model)."""
+        self.generator.eval()
+        with self.autocast():
+            return self.generator(pose.to(self.device), full=True)
+
+    # ---------------------------------------------------------------- visuals
+    def _remember(self, data, result):
+        self.visual_cache.update(data=data, result={k: v.detach() for k, v in result.items()})
+
+    def visuals(self):
+        """Images of the first frame of the last batch, named for the HTML page and TensorBoard."""
+        data, result = self.visual_cache['data'], self.visual_cache['result']
+        parts = data['parts'][0]
+        predicted_parts = result['part_logits'][0].argmax(0)
+        uv_true = uv_to_images(data['uv'][0], parts)
+        uv_pred = uv_to_images(select_part_uv(result['uv'][0].float(), predicted_parts), predicted_parts)
+        visuals = {
+            'real': tensor_to_image(data['image'][0]),
+            'output': tensor_to_image(result['output'][0].float()),
+            'raw_render': tensor_to_image(result['raw'][0].float()),
+            'person': tensor_to_image(result.get('person', result['raw'])[0].float()),
+            'background': tensor_to_image(result['background'][0].float()),
+            'mask_predicted': tensor_to_image(1 - 2 * result['bg_prob'][0].float()),
+            'mask_given': tensor_to_image(2 * data['mask'][0] - 1),
+            'pose': tensor_to_image(data['pose'][0, :3]),
+            'parts_predicted': part_probs_to_image(result['part_logits'][0].float()),
+            'parts_densepose': part_map_to_image(parts),
+            'U_predicted': uv_pred[0], 'U_densepose': uv_true[0],
+            'V_predicted': uv_pred[1], 'V_densepose': uv_true[1],
+            'texture_atlas': tensor_to_atlas(self.texture.rgb_atlas()),
+        }
+        if 'warped_previous' in self.visual_cache:
+            visuals['warped_previous'] = tensor_to_image(self.visual_cache['warped_previous'][0].float())
+        return visuals
+
+    def save_appearance(self, label):
+        """Texture atlas and background as images beside the checkpoint."""
+        import os
+        from util.image import save_image
+        save_image(os.path.join(self.run_dir, f'{label}_texture.png'), tensor_to_atlas(self.texture.rgb_atlas()))
+        save_image(os.path.join(self.run_dir, f'{label}_background.png'),
+                   tensor_to_image(self.background.image[0].detach()))

@@ -1,0 +1,94 @@
+"""Options shared by training, testing and pre-training; each run saves them to opt.txt."""
+import argparse
+import os
+
+import torch
+
+
+class BaseOptions:
+    """Builds the argument parser; subclasses add their own flags in ``add_arguments``."""
+    is_train = False
+
+    def __init__(self):
+        self.parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        self.add_base_arguments(self.parser)
+        self.add_arguments(self.parser)
+
+    def add_base_arguments(self, parser):
+        run = parser.add_argument_group('run')
+        run.add_argument('--name', default='experiment', help='run name: outputs go to checkpoints_dir/name')
+        run.add_argument('--checkpoints_dir', default='./checkpoints')
+        run.add_argument('--gpu_ids', default='auto',
+                         help="'auto' (first GPU if any, else CPU), '-1' for CPU, or e.g. '0'; "
+                              'under torchrun each rank takes its LOCAL_RANK device')
+        run.add_argument('--seed', type=int, default=0)
+        run.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none',
+                         help='mixed precision with torch.amp (fp16 uses a gradient scaler; CUDA only)')
+
+        data = parser.add_argument_group('data')
+        data.add_argument('--dataroot', default='./datasets/synthetic', help='dataset in the seed layout')
+        for kind in ('img', 'pose', 'densepose', 'mask', 'flow', 'flow_inv', 'label3d', 'bg', 'texture'):
+            data.add_argument(f'--{kind}_path', default=None, help=f'override the default {kind} location')
+        data.add_argument('--use_label3d', action='store_true', help='append LaplaceProj 3D label channels')
+        data.add_argument('--label3d_nc', type=int, default=3, help='channels of the 3D label')
+        data.add_argument('--loadSize', type=int, default=256, help='long side of the working frame size')
+        data.add_argument('--clip_length', type=int, default=2, help='consecutive frames per sample (T >= 2)')
+        data.add_argument('--batchSize', type=int, default=1, help='clips per batch (per process)')
+        data.add_argument('--nThreads', type=int, default=2, help='DataLoader workers')
+        data.add_argument('--max_dataset_size', type=int, default=None)
+        data.add_argument('--data_ratio', type=float, default=0.9, help='share of the video used for training')
+
+        model = parser.add_argument_group('model')
+        model.add_argument('--model', choices=['render'], default='render')
+        model.add_argument('--norm', choices=['instance', 'batch', 'none'], default='instance')
+        model.add_argument('--ngf_translate', type=int, default=64, help='UV generator base channels')
+        model.add_argument('--n_downsample_translate', type=int, default=4)
+        model.add_argument('--n_blocks_translate', type=int, default=9)
+        model.add_argument('--ngf', type=int, default=64, help='detail generator (D2G) base channels')
+        model.add_argument('--n_downsample_global', type=int, default=3, help='detail generator downsamplings')
+        model.add_argument('--n_blocks_global', type=int, default=9, help='detail generator residual blocks')
+        model.add_argument('--d2g_use_pose', action='store_true', help='also feed the pose image to D2G')
+        model.add_argument('--tex_size', type=int, default=200)
+        model.add_argument('--tex_feat', type=int, default=15, help='neural feature channels per texel')
+
+    def add_arguments(self, parser):
+        """Subclasses add their flags here."""
+
+    def parse(self, args=None, save=True):
+        opt = self.parser.parse_args(args)
+        opt.is_train = self.is_train
+        opt.size_multiple = 2 ** max(opt.n_downsample_translate, opt.n_downsample_global)
+        if opt.clip_length < 2:
+            self.parser.error('--clip_length must be at least 2 (temporal losses need neighbours)')
+        opt.device = resolve_device(opt.gpu_ids)
+        if save:
+            save_options(opt, self.parser)
+        return opt
+
+
+def resolve_device(gpu_ids):
+    """Map --gpu_ids to a torch.device; torchrun ranks use their LOCAL_RANK GPU."""
+    if gpu_ids == '-1' or (gpu_ids == 'auto' and not torch.cuda.is_available()):
+        return torch.device('cpu')
+    if not torch.cuda.is_available():
+        raise SystemExit(f'--gpu_ids {gpu_ids}: no CUDA device is available; use --gpu_ids -1 for the CPU')
+    ids = [0] if gpu_ids == 'auto' else [int(i) for i in gpu_ids.split(',')]
+    local_rank = int(os.environ.get('LOCAL_RANK', 0))
+    return torch.device('cuda', ids[local_rank % len(ids)])
+
+
+def save_options(opt, parser):
+    """Write opt.txt (every option, with its default when changed) under checkpoints_dir/name."""
+    if int(os.environ.get('RANK', 0)) != 0:
+        return
+    run_dir = os.path.join(opt.checkpoints_dir, opt.name)
+    os.makedirs(run_dir, exist_ok=True)
+    lines = ['------------ Options -------------']
+    for key, value in sorted(vars(opt).items()):
+        default = parser.get_default(key)
+        note = f'\t[default: {default}]' if default is not None and value != default and key != 'device' else ''
+        lines.append(f'{key}: {value}{note}')
+    lines.append('-------------- End ----------------')
+    name = 'opt.txt' if opt.is_train else 'test_opt.txt'
+    with open(os.path.join(run_dir, name), 'w', encoding='utf-8') as handle:
+        handle.write('\n'.join(lines) + '\n')

@@ -1,0 +1,126 @@
+"""Train the renderer on one person's video.
+
+    python train.py --name NAME --dataroot DATA [--gpu_ids -1] [--loadSize 256] ...
+    torchrun --nproc_per_node N train.py ...        (one process per GPU, or CPU processes with gloo)
+"""
+import sys
+import time
+import warnings
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from data.clip_dataset import ClipDataset, collate_clips, seed_worker
+from data.sampler import EpochSampler, batches_per_epoch
+from models import create_model
+from options.train_options import TrainOptions
+from util.distributed import average_scalars, barrier, cleanup, init_distributed
+from util.visualizer import Visualizer, format_losses
+
+
+def make_loader(dataset, opt, rank, world_size, shuffle):
+    sampler = EpochSampler(len(dataset), opt.batchSize, opt.seed, shuffle, rank, world_size)
+    loader = DataLoader(dataset, batch_size=opt.batchSize, sampler=sampler, num_workers=opt.nThreads,
+                        persistent_workers=opt.nThreads > 0, worker_init_fn=seed_worker,
+                        collate_fn=collate_clips, drop_last=True, pin_memory=opt.device.type == 'cuda')
+    return loader, sampler
+
+
+def validate(model, loader, sampler, epoch, device):
+    """Mean validation losses over this rank's share of the val split, averaged over ranks."""
+    sampler.set_epoch(epoch)
+    totals, count = {}, 0
+    for batch in loader:
+        for name, value in model.validation_losses(batch).items():
+            totals[name] = totals.get(name, 0.0) + value
+        count += 1
+    return average_scalars({name: value / count for name, value in totals.items()}, device) if count else {}
+
+
+def resume_point(progress, iters_per_epoch):
+    """(epoch, batches already done in it) from a checkpoint's progress."""
+    epoch, done = progress.get('epoch', 1), progress.get('epoch_iter', 0)
+    return (epoch + 1, 0) if done >= iters_per_epoch else (epoch, done)
+
+
+def main():
+    opt = TrainOptions().parse()
+    rank, world_size = init_distributed(opt.device)
+    torch.manual_seed(opt.seed)
+    train_set = ClipDataset.from_options(opt, 'train')
+    val_set = ClipDataset.from_options(opt, 'val') if opt.data_ratio < 1 else None
+    iters_per_epoch = batches_per_epoch(len(train_set), opt.batchSize, world_size)
+    if iters_per_epoch == 0:
+        raise SystemExit(f'{opt.dataroot}: {len(train_set)} training clips are fewer than batchSize x processes '
+                         f'({opt.batchSize} x {world_size}); lower --batchSize or add frames')
+
+    model = create_model(opt, train_set)
+    progress = {'epoch': 1, 'epoch_iter': 0, 'iteration': 0}
+    if opt.continue_train:
+        progress = model.load(opt.which_epoch)
+    elif opt.load_pretrain_TransG:
+        model.load_pretrained_trans(opt.load_pretrain_TransG, opt.which_epoch_TransG)
+    start_epoch, start_batch = resume_point(progress, iters_per_epoch)
+
+    visualizer = Visualizer(model.run_dir, tf_log=opt.tf_log, enabled=rank == 0)
+    loader, sampler = make_loader(train_set, opt, rank, world_size, shuffle=True)
+    if val_set is not None and len(val_set):
+        val_loader, val_sampler = make_loader(val_set, opt, rank, world_size, shuffle=False)
+    else:
+        val_loader = None
+    total_epochs = opt.niter + opt.niter_decay
+    iteration, nan_streak = progress.get('iteration', 0), 0
+
+    def save(label, epoch, epoch_iter):
+        if rank == 0:
+            model.save(label, {'epoch': epoch, 'epoch_iter': epoch_iter, 'iteration': iteration})
+            model.save_appearance(label)
+        barrier()
+
+    for epoch in range(start_epoch, total_epochs + 1):
+        model.set_epoch(epoch)
+        sampler.set_epoch(epoch, start_batch)
+        stage = 'full' if model.full_stage else 'static'
+        bar = tqdm(loader, total=iters_per_epoch, initial=start_batch, disable=rank != 0,
+                   desc=f'epoch {epoch}/{total_epochs} ({stage})', dynamic_ncols=True)
+        epoch_iter, tick = start_batch, time.time()
+        for batch in bar:
+            losses, finite = model.train_step(batch)
+            iteration += 1
+            epoch_iter += 1
+            if not finite:
+                nan_streak += 1
+                warnings.warn(f'iteration {iteration}: non-finite loss, step skipped ({nan_streak} in a row)')
+                if nan_streak >= opt.max_nan_steps:
+                    raise SystemExit(f'{nan_streak} non-finite losses in a row; stopping. The last good '
+                                     f'checkpoint is kept in {model.run_dir}; try a lower --lr or --amp none')
+                continue
+            nan_streak = 0
+            bar.set_postfix_str(format_losses(losses))
+            if iteration % opt.print_freq == 0:
+                seconds = (time.time() - tick) / opt.print_freq
+                tick = time.time()
+                visualizer.log_losses(average_scalars(losses, opt.device), epoch, iteration,
+                                      seconds_per_iter=seconds)
+            if iteration % opt.display_freq == 0 and rank == 0:
+                visualizer.display(model.visuals(), epoch, iteration)
+            if iteration % opt.save_latest_freq == 0:
+                save('latest', epoch, epoch_iter)
+        start_batch = 0
+        if val_loader is not None:
+            val_losses = validate(model, val_loader, val_sampler, epoch, opt.device)
+            if val_losses:
+                visualizer.log_losses(val_losses, epoch, iteration, phase='val')
+        save('latest', epoch, iters_per_epoch)
+        if epoch % opt.save_epoch_freq == 0 or epoch == total_epochs:
+            save(str(epoch), epoch, iters_per_epoch)
+    if rank == 0 and iteration > 0 and 'data' in model.visual_cache:
+        visualizer.display(model.visuals(), total_epochs, iteration)
+    visualizer.close()
+    cleanup()
+    return iteration
+
+
+if __name__ == '__main__':
+    sys.exit(0 if main() is not None else 1)

@@ -1,0 +1,52 @@
+"""torch.distributed set-up for torchrun: gloo on CPU, nccl on CUDA; rank 0 alone writes files."""
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def init_distributed(device):
+    """Join the process group when launched by torchrun; returns (rank, world_size)."""
+    world_size = int(os.environ.get('WORLD_SIZE', 1))
+    if world_size == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        backend = 'nccl' if device.type == 'cuda' else 'gloo'
+        if device.type == 'cuda':
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def is_distributed():
+    return dist.is_available() and dist.is_initialized()
+
+
+def barrier():
+    if is_distributed():
+        dist.barrier()
+
+
+def average_scalars(values, device):
+    """Mean of a dict of floats over all ranks (identical dict keys on every rank)."""
+    if not is_distributed() or not values:
+        return values
+    keys = sorted(values)
+    tensor = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    tensor /= dist.get_world_size()
+    return dict(zip(keys, tensor.tolist()))
+
+
+def cleanup():
+    if is_distributed():
+        dist.destroy_process_group()
+
+
+def all_ranks_true(flag, device):
+    """True only if ``flag`` holds on every rank (so all ranks skip or take a step together)."""
+    if not is_distributed():
+        return flag
+    tensor = torch.tensor([0.0 if flag else 1.0], device=device)
+    dist.all_reduce(tensor)
+    return tensor.item() == 0
