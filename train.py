@@ -15,7 +15,7 @@ from data.clip_dataset import ClipDataset, collate_clips, seed_worker
 from data.sampler import EpochSampler, batches_per_epoch
 from models import create_model
 from options.train_options import TrainOptions
-from util.distributed import average_scalars, barrier, cleanup, init_distributed
+from util.distributed import average_scalars, barrier, cleanup, init_distributed, max_rank_difference
 from util.visualizer import Visualizer, format_losses
 
 
@@ -62,6 +62,9 @@ def main():
     elif opt.load_pretrain_TransG:
         model.load_pretrained_trans(opt.load_pretrain_TransG, opt.which_epoch_TransG)
     start_epoch, start_batch = resume_point(progress, iters_per_epoch)
+    if opt.continue_train and rank == 0:
+        print(f'resuming at epoch {start_epoch}, iteration {progress.get("iteration", 0)} '
+              f'({start_batch} of {iters_per_epoch} batches of that epoch done)')
 
     visualizer = Visualizer(model.run_dir, tf_log=opt.tf_log, enabled=rank == 0)
     loader, sampler = make_loader(train_set, opt, rank, world_size, shuffle=True)
@@ -108,6 +111,12 @@ def main():
             if iteration % opt.save_latest_freq == 0:
                 save('latest', epoch, epoch_iter)
         start_batch = 0
+        if world_size > 1:
+            drift = max_rank_difference(model.generator, opt.device)
+            if rank == 0:
+                print(f'epoch {epoch}: largest weight difference between ranks {drift:.3g}')
+            if drift > 1e-5:
+                raise SystemExit(f'ranks diverged (weight difference {drift:.3g}); please report this')
         if val_loader is not None:
             val_losses = validate(model, val_loader, val_sampler, epoch, opt.device)
             if val_losses:

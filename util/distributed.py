@@ -50,3 +50,14 @@ def all_ranks_true(flag, device):
     tensor = torch.tensor([0.0 if flag else 1.0], device=device)
     dist.all_reduce(tensor)
     return tensor.item() == 0
+
+
+def max_rank_difference(module, device):
+    """Largest absolute difference of any parameter between ranks (0 when they are in sync)."""
+    if not is_distributed():
+        return 0.0
+    flat = torch.cat([p.detach().float().flatten() for p in module.parameters()]).to(device)
+    high, low = flat.clone(), flat.clone()
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    return float((high - low).max())
