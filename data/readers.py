@@ -110,11 +110,12 @@ def read_flo(path):
         width, height = (int(v) for v in np.frombuffer(header[4:12], np.int32))
         if not (0 < width < 100000 and 0 < height < 100000):
             raise DataFileError(path, f'implausible .flo size {width}x{height}')
-        data = np.frombuffer(handle.read(), np.float32)
+        payload = handle.read()
     expected = width * height * 2
-    if data.size != expected:
-        raise DataFileError(path, f'.flo holds {data.size} floats, header {width}x{height} needs {expected}')
-    return data.reshape(height, width, 2).copy()
+    if len(payload) != expected * 4:
+        raise DataFileError(path, f'.flo holds {len(payload)} data bytes, header {width}x{height} needs '
+                                  f'{expected * 4} (truncated or padded file)')
+    return np.frombuffer(payload, np.float32).reshape(height, width, 2).copy()
 
 
 def write_flo(path, flow):

@@ -16,7 +16,9 @@ class TrainOptions(BaseOptions):
         schedule.add_argument('--lr_background', type=float, default=1e-3)
         schedule.add_argument('--lr_D', type=float, default=2e-4)
         schedule.add_argument('--beta1', type=float, default=0.5)
-        schedule.add_argument('--no_flip', action='store_true', help='no horizontal flip augmentation')
+        schedule.add_argument('--flip', action='store_true',
+                              help='horizontal flip augmentation (off by default: a mirrored frame shows the '
+                                   'person\'s asymmetric clothing on the wrong side of the one texture)')
         schedule.add_argument('--max_nan_steps', type=int, default=5,
                               help='stop after this many non-finite losses in a row')
 

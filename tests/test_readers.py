@@ -37,6 +37,7 @@ def test_flo_round_trip_is_exact(tmp_path):
 
 @pytest.mark.parametrize('damage, message', [
     (lambda raw: raw[:-8], 'needs'),
+    (lambda raw: raw[:-3], 'truncated'),
     (lambda raw: raw[:6], 'truncated'),
     (lambda raw: b'XIEH' + raw[4:], 'magic'),
 ])
