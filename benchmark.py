@@ -1,0 +1,176 @@
+"""Time training iterations, data loading, inference and texture sampling on synthetic data.
+
+    python benchmark.py --preset original --size 256            # the reference configuration
+    python benchmark.py --preset default --size 512 --amp bf16
+
+Each measurement runs in its own process so its peak memory is its own: CPU peak RSS, and on CUDA the
+maximum allocated memory. The FLOPs of one training step are counted with torch's FlopCounterMode and
+compared with this machine's fp32 matmul rate (the "FLOP floor": the time the step would take at that
+rate; reaching 100% would mean every FLOP ran as fast as a large matmul).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+PRESETS = {
+    # The original research code's configuration: UV generator ngf 64 / 4 downsamplings / 9 blocks,
+    # D2G ngf 64, texture 24 x 18 x 200^2, discriminator 2 scales x 3 layers x ndf 64, VGG and all losses.
+    'original': ['--batchSize', '2', '--clip_length', '2', '--ngf_translate', '64', '--n_downsample_translate', '4',
+                 '--n_blocks_translate', '9', '--ngf', '64', '--n_downsample_global', '3', '--n_blocks_global', '9',
+                 '--tex_size', '200', '--tex_feat', '15', '--num_D', '2', '--n_layers_D', '3', '--ndf', '64'],
+    'default': [],
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='original')
+    parser.add_argument('--size', type=int, default=256, help='working size (square synthetic frames)')
+    parser.add_argument('--iters', type=int, default=3, help='timed training iterations (after one warm-up)')
+    parser.add_argument('--infer_frames', type=int, default=8)
+    parser.add_argument('--gpu_ids', default='auto')
+    parser.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch default)')
+    parser.add_argument('--parts', default='sampling,data,train,infer', help='which measurements to run')
+    parser.add_argument('--json', default=None, help='also write the results to this file')
+    parser.add_argument('--part', default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--workdir', default=None, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def peak_memory_gb(device):
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) / 2 ** 30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+
+def synchronize(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def timed(function, device, repeats, warmup=1):
+    for _ in range(warmup):
+        function()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_gflops(device, size=2048, repeats=5):
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    seconds = timed(lambda: a @ b, device, repeats)
+    return 2 * size ** 3 / seconds / 1e9
+
+
+def model_options(args, workdir):
+    from options.train_options import TrainOptions
+    flags = PRESETS[args.preset] + [
+        '--name', 'benchmark', '--checkpoints_dir', os.path.join(workdir, 'checkpoints'),
+        '--dataroot', os.path.join(workdir, 'data'), '--loadSize', str(args.size), '--gpu_ids', args.gpu_ids,
+        '--amp', args.amp, '--static_epochs', '0', '--nThreads', '0', '--data_ratio', '1.0',
+        '--vgg_weights', os.path.join(workdir, 'vgg19_random.pth')]
+    return TrainOptions().parse(flags, save=False)
+
+
+def prepare(args, workdir):
+    """Synthetic frames at the working size and a VGG19 weight file (random: weights do not change speed)."""
+    import torchvision
+    from data.synthetic import generate
+    generate(os.path.join(workdir, 'data'), frames=12, height=args.size, width=args.size, seed=0, tex_size=64)
+    torch.save(torchvision.models.vgg19().features.state_dict(), os.path.join(workdir, 'vgg19_random.pth'))
+
+
+def measure(args, workdir):
+    """One measurement in this process; returns a dict of numbers."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    opt = model_options(args, workdir)
+    device = opt.device
+    if args.part == 'sampling':
+        from util.texture import render
+        batch, channels, tex = 4, 18, 200
+        texture = torch.randn(1, 24 * channels, tex, tex, device=device, requires_grad=True)
+        uv = (torch.rand(batch, 48, args.size, args.size, device=device) * 2 - 1).requires_grad_()
+        probs = torch.softmax(torch.randn(batch, 25, args.size, args.size, device=device), 1).requires_grad_()
+
+        def step():
+            render(texture, uv, probs).square().mean().backward()
+        return {'sampling_fwd_bwd_s': timed(step, device, args.iters), 'peak_memory_gb': peak_memory_gb(device)}
+
+    from data.clip_dataset import ClipDataset, collate_clips
+    dataset = ClipDataset.from_options(opt, 'train')
+    batches = [collate_clips([dataset[(i * opt.batchSize + k) % len(dataset)] for k in range(opt.batchSize)])
+               for i in range(args.iters + 1)]
+    if args.part == 'data':
+        counter = iter(range(10 ** 9))
+        seconds = timed(lambda: collate_clips([dataset[next(counter) % len(dataset)] for _ in range(opt.batchSize)]),
+                        torch.device('cpu'), args.iters)
+        return {'data_s_per_batch': seconds}
+
+    from models import create_model
+    model = create_model(opt, dataset)
+    if args.part == 'train':
+        from torch.utils.flop_counter import FlopCounterMode
+        counter = iter(range(10 ** 9))
+        seconds = timed(lambda: model.train_step(batches[next(counter) % len(batches)]), device, args.iters)
+        with FlopCounterMode(display=False) as flops:
+            model.train_step(batches[0])
+        return {'train_s_per_iter': seconds, 'train_tflop_per_iter': flops.get_total_flops() / 1e12,
+                'peak_memory_gb': peak_memory_gb(device),
+                'parameters_M': sum(p.numel() for p in model.generator.parameters()) / 1e6}
+    if args.part == 'infer':
+        pose = batches[0]['pose'].flatten(0, 1)[:1].to(device)
+        seconds = timed(lambda: model.infer(pose), device, args.infer_frames)
+        return {'infer_frames_per_s': 1.0 / seconds, 'peak_memory_gb': peak_memory_gb(device)}
+    raise ValueError(f'unknown part {args.part}')
+
+
+def main():
+    args = parse_args()
+    if args.part:
+        print('RESULT ' + json.dumps(measure(args, args.workdir)))
+        return
+    with tempfile.TemporaryDirectory() as workdir:
+        prepare(args, workdir)
+        device = model_options(args, workdir).device
+        results = {'preset': args.preset, 'size': args.size, 'amp': args.amp, 'device': str(device),
+                   'threads': args.threads or torch.get_num_threads(), 'matmul_gflops': matmul_gflops(device)}
+        print(f'{args.preset} preset at {args.size}px on {device} ({results["threads"]} threads, amp {args.amp}); '
+              f'fp32 2048^2 matmul: {results["matmul_gflops"]:.0f} GFLOP/s', flush=True)
+        for part in args.parts.split(','):
+            command = [sys.executable, os.path.abspath(__file__), '--part', part, '--workdir', workdir] + \
+                      [a for a in sys.argv[1:]]
+            done = subprocess.run(command, capture_output=True, text=True)
+            lines = [line for line in done.stdout.splitlines() if line.startswith('RESULT ')]
+            if done.returncode != 0 or not lines:
+                raise SystemExit(f'{part} measurement failed:\n{done.stderr[-3000:]}')
+            numbers = json.loads(lines[-1][len('RESULT '):])
+            results[part] = numbers
+            print(f'  {part:9s} ' + '  '.join(f'{k} {v:.3f}' for k, v in numbers.items()), flush=True)
+        train = results.get('train')
+        if train:
+            floor = train['train_tflop_per_iter'] * 1e3 / results['matmul_gflops']
+            results['flop_floor_s'] = floor
+            results['fraction_of_floor'] = floor / train['train_s_per_iter']
+            print(f'  FLOP floor {floor:.2f} s per iteration; reached {100 * results["fraction_of_floor"]:.0f}%')
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as handle:
+            json.dump(results, handle, indent=2)
+
+
+if __name__ == '__main__':
+    main()
