@@ -33,7 +33,8 @@ person the true atlas rendered with flipped labels is ~3 dB further from the fli
 unflipped labels are from the frame). Person-agnostic training (pretrainTrans) is unaffected.
 
 Without DensePose (require_densepose=False and no densepose folder) 'parts' is all -1 and 'uv'
-zeros, so a model can tell "no supervision" from "background".
+zeros, so a model can tell "no supervision" from "background". With require_flow=False the flow
+folders are neither required nor read, and samples have no 'flow' / 'flow_inv' (pretrainTrans).
 """
 import math
 import os
@@ -175,7 +176,7 @@ class ClipDataset(Dataset):
 
     def __init__(self, root, phase='train', load_size=256, clip_length=2, size_multiple=16, flip=True,
                  data_ratio=0.9, max_dataset_size=None, use_label3d=False, paths=None,
-                 require_densepose=True):
+                 require_densepose=True, require_flow=True):
         if clip_length < 1:
             raise ValueError(f'clip_length must be >= 1, got {clip_length}')
         paths = dict(paths or {})
@@ -188,6 +189,7 @@ class ClipDataset(Dataset):
         self.flip = bool(flip) and phase == 'train'
         self.use_label3d = use_label3d
         self.files = index_dataset(root, **{k: v for k, v in paths.items() if v})
+        self.load_flow = require_flow
         self._check_files(paths, require_densepose)
         self.has_densepose = self.files.iuv is not None
 
@@ -216,7 +218,8 @@ class ClipDataset(Dataset):
             max_dataset_size=None if max_size in (None, float('inf')) else max_size,
             use_label3d=getattr(opt, 'use_label3d', False),
             paths={name: getattr(opt, name, None) for name in PATH_OPTIONS},
-            require_densepose=getattr(opt, 'require_densepose', True))
+            require_densepose=getattr(opt, 'require_densepose', True),
+            require_flow=getattr(opt, 'require_flow', True))
         expected = getattr(opt, 'label3d_nc', None)
         if dataset.use_label3d and expected is not None and dataset.label3d_channels != expected:
             raise ValueError(f'{dataset.files.label3d[0]}: 3D label has {dataset.label3d_channels} channels, '
@@ -229,7 +232,7 @@ class ClipDataset(Dataset):
 
     def _check_files(self, paths, require_densepose):
         files = self.files
-        required = ['pose', 'flow', 'flow_inv', 'mask']
+        required = ['pose', 'mask'] + (['flow', 'flow_inv'] if self.load_flow else [])
         if require_densepose or files.iuv is not None:
             required.append('iuv')
         if self.use_label3d:
@@ -288,7 +291,7 @@ class ClipDataset(Dataset):
         frames = range(start, start + self.clip_length)
         per_frame = [self._load_frame(t, flipped) for t in frames]
         sample = {key: torch.stack([item[key] for item in per_frame]) for key in per_frame[0]}
-        for key in ('flow', 'flow_inv'):
+        for key in ('flow', 'flow_inv') if self.load_flow else ():
             flows = [self._load_flow(getattr(self.files, key)[t], flipped) for t in frames[:-1]]
             sample[key] = torch.stack(flows) if flows else torch.zeros(0, 2, *self.working_size)
         sample.update(index=start, flipped=flipped, paths=[self.files.frames[t] for t in frames])

@@ -1,0 +1,72 @@
+"""Flags of pretrainTrans.py: person-agnostic pre-training of the UV generator on many datasets.
+
+The UV generator flags (--ngf_translate, --n_downsample_translate, --n_blocks_translate, --norm,
+--use_label3d / --label3d_nc) come from BaseOptions and must match the train.py run that starts
+from the result (train.py --load_pretrain_TransG RUN_DIR). Samples are single frames: --clip_length
+is ignored (set to 1). --loadSize is 256 unless given; --eval_only takes the checkpoint's unless given.
+"""
+from options.base_options import BaseOptions, save_options
+
+# Options that fix the UV generator's architecture; --eval_only takes them from the checkpoint.
+ARCHITECTURE_OPTIONS = ('ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'norm',
+                        'use_label3d', 'label3d_nc')
+DEFAULT_LOAD_SIZE = 256
+
+
+class PretrainOptions(BaseOptions):
+    is_train = True
+
+    def add_arguments(self, parser):
+        parser.set_defaults(loadSize=None)      # resolved in parse: 256, or with --eval_only the checkpoint's
+        data = parser.add_argument_group('pre-training data')
+        data.add_argument('--no_flip', action='store_true',
+                          help='no horizontal flip augmentation (on by default: the labels are mirrored '
+                               'exactly and no texture is learned here)')
+
+        schedule = parser.add_argument_group('schedule')
+        schedule.add_argument('--niter', type=int, default=10, help='epochs at the starting learning rate')
+        schedule.add_argument('--niter_decay', type=int, default=10, help='epochs of linear decay to zero')
+        schedule.add_argument('--lr', type=float, default=2e-4)
+        schedule.add_argument('--beta1', type=float, default=0.5)
+        schedule.add_argument('--max_nan_steps', type=int, default=5,
+                              help='stop after this many non-finite losses in a row')
+
+        weights = parser.add_argument_group('loss weights')
+        for name, value in (('part', 1.0), ('uv', 10.0), ('mask', 0.5)):
+            weights.add_argument(f'--lambda_{name}', type=float, default=value)
+
+        run = parser.add_argument_group('logging, checkpoints and evaluation')
+        run.add_argument('--print_freq', type=int, default=100, help='iterations between loss log lines')
+        run.add_argument('--display_freq', type=int, default=500, help='iterations between HTML rows')
+        run.add_argument('--save_latest_freq', type=int, default=1000, help='iterations between latest saves')
+        run.add_argument('--save_epoch_freq', type=int, default=5, help='epochs between numbered checkpoints')
+        run.add_argument('--tf_log', action='store_true', help='TensorBoard scalars and images (tensorboardX)')
+        run.add_argument('--continue_train', action='store_true', help='resume from which_epoch')
+        run.add_argument('--which_epoch', default='latest', help='checkpoint to resume from or evaluate')
+        run.add_argument('--eval_only', action='store_true',
+                         help='evaluate checkpoints_dir/name/<which_epoch>_checkpoint.pth on every frame of '
+                              'each --dataroot, print part accuracy and UV error, and exit (the UV '
+                              'generator flags are read from the checkpoint)')
+
+    def parse(self, args=None, save=True):
+        """Like BaseOptions.parse, plus: dataroots split on commas, clip_length 1, the working-size
+        multiple from the UV generator alone, flip from --no_flip. --eval_only saves no opt.txt."""
+        opt = super().parse(args, save=False)
+        opt.dataroots = [root for root in opt.dataroot.split(',') if root]
+        if not opt.dataroots:
+            self.parser.error('--dataroot: give one dataset folder or several separated by commas')
+        overrides = [f'--{name}' for name in ('img_path', 'pose_path', 'densepose_path', 'mask_path',
+                                              'label3d_path') if getattr(opt, name)]
+        if overrides and len(opt.dataroots) > 1:
+            self.parser.error(f'{" ".join(overrides)} cannot apply to {len(opt.dataroots)} datasets at once; '
+                              'give each dataset the standard layout')
+        if opt.loadSize is None and not opt.eval_only:
+            opt.loadSize = DEFAULT_LOAD_SIZE
+        opt.clip_length = 1
+        opt.size_multiple = 2 ** opt.n_downsample_translate
+        opt.flip = not opt.no_flip
+        opt.require_flow = False
+        opt.require_densepose = True
+        if save and not opt.eval_only:
+            save_options(opt, self.parser)
+        return opt
