@@ -1,0 +1,94 @@
+"""Write RGB frames to an H.264 mp4 (imageio-ffmpeg) and read them back.
+
+    with VideoWriter('out/video.mp4', fps=25) as video:
+        for frame in frames:            # uint8 [H, W, 3] RGB, all the same size
+            video.write(frame)
+
+Frames with an odd width or height are padded with black on the right / bottom to even sizes
+(yuv420p, which every player decodes, needs them). The file is written under a temporary name and
+renamed when the writer closes, so an interrupted run never leaves a truncated video behind.
+"""
+import os
+
+import numpy as np
+
+
+def _ffmpeg():
+    try:
+        import imageio_ffmpeg
+        imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as error:
+        raise RuntimeError(f'writing mp4 needs ffmpeg ({error}); install it with `pip install imageio-ffmpeg` '
+                           'or put an ffmpeg binary on the PATH (or set IMAGEIO_FFMPEG_EXE)') from error
+    return imageio_ffmpeg
+
+
+def pad_to_even(frame):
+    """uint8 [H, W, 3] -> the same frame with a black row / column added where H / W is odd."""
+    height, width = frame.shape[:2]
+    if height % 2 == 0 and width % 2 == 0:
+        return frame
+    return np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
+
+
+class VideoWriter:
+    """mp4 (H.264, yuv420p) writer; ``quality`` 0..10 (imageio-ffmpeg's scale, 10 = best)."""
+
+    def __init__(self, path, fps=25.0, quality=8):
+        if fps <= 0:
+            raise ValueError(f'{path}: fps must be positive, got {fps}')
+        self.path, self.fps, self.quality = path, float(fps), quality
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        stem, extension = os.path.splitext(os.path.basename(path))
+        self.temp_path = os.path.join(folder, f'.{stem}.tmp{extension or ".mp4"}')
+        self._ffmpeg = _ffmpeg()
+        self._writer = None
+        self.size = None
+        self.frames = 0
+
+    def write(self, frame):
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f'{self.path}: frames must be uint8 [H, W, 3] RGB, got {frame.dtype} {frame.shape}')
+        frame = pad_to_even(frame)
+        size = (frame.shape[1], frame.shape[0])
+        if self._writer is None:
+            self.size = size
+            self._writer = self._ffmpeg.write_frames(
+                self.temp_path, size, fps=self.fps, codec='libx264', pix_fmt_out='yuv420p',
+                quality=self.quality, macro_block_size=1, ffmpeg_log_level='error')
+            self._writer.send(None)
+        elif size != self.size:
+            raise ValueError(f'{self.path}: frame {self.frames + 1} is {size[0]}x{size[1]}, the video is '
+                             f'{self.size[0]}x{self.size[1]}')
+        self._writer.send(np.ascontiguousarray(frame))
+        self.frames += 1
+
+    def close(self, keep=True):
+        """Finish the file and move it into place (keep=False discards it)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            if keep:
+                os.replace(self.temp_path, self.path)
+        if os.path.exists(self.temp_path):
+            os.remove(self.temp_path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, _value, _traceback):
+        self.close(keep=kind is None)
+
+
+def read_video(path):
+    """All frames of a video: uint8 [N, H, W, 3] RGB (for tests and checks)."""
+    ffmpeg = _ffmpeg()
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: video not found')
+    reader = ffmpeg.read_frames(path)
+    meta = next(reader)
+    width, height = meta['size']
+    frames = [np.frombuffer(chunk, np.uint8).reshape(height, width, 3) for chunk in reader]
+    return np.stack(frames) if frames else np.zeros((0, height, width, 3), np.uint8)
