@@ -12,6 +12,16 @@ if [ ! -f "$DATA/gt/meta.json" ]; then
   $PYTHON -m data.synthetic --out "$DATA" --frames 120 --size 128 128 --seed 0
 fi
 $PYTHON -m data.check "$DATA" --quiet
-bash train_start/cpu_small.sh "$DATA" demo
+if [ ! -f datasets/demo_novel/gt/meta.json ]; then
+  $PYTHON -m data.synthetic --out datasets/demo_novel --frames 100 --size 128 128 --seed 0 --motion novel
+fi
+RESUME=()
+if [ -f checkpoints/demo/latest_checkpoint.pth ]; then
+  RESUME=(--continue_train)   # a finished run resumes at its end: nothing is retrained or overwritten
+fi
+bash train_start/cpu_small.sh "$DATA" demo "${RESUME[@]}"
+bash test_start/start.sh demo datasets/demo_novel/openpose_json --gpu_ids -1
 echo
-echo "Training page: checkpoints/demo/web/index.html   losses: checkpoints/demo/loss_log.txt"
+echo "Training page:  checkpoints/demo/web/index.html   (losses: checkpoints/demo/loss_log.txt)"
+echo "Driven video:   results/demo/test_latest/video.mp4 and side_by_side.mp4"
+echo "Results page:   results/demo/test_latest/index.html"

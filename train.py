@@ -3,6 +3,7 @@
     python train.py --name NAME --dataroot DATA [--gpu_ids -1] [--loadSize 256] ...
     torchrun --nproc_per_node N train.py ...        (one process per GPU, or CPU processes with gloo)
 """
+import os
 import sys
 import time
 import warnings
@@ -14,6 +15,7 @@ from tqdm import tqdm
 from data.clip_dataset import ClipDataset, collate_clips, seed_worker
 from data.sampler import EpochSampler, batches_per_epoch
 from models import create_model
+from options.base_options import save_options
 from options.train_options import TrainOptions
 from util.distributed import average_scalars, barrier, cleanup, init_distributed, max_rank_difference
 from util.visualizer import Visualizer, format_losses
@@ -45,7 +47,13 @@ def resume_point(progress, iters_per_epoch):
 
 
 def main():
-    opt = TrainOptions().parse()
+    options = TrainOptions()
+    opt = options.parse(save=False)
+    existing = os.path.join(opt.checkpoints_dir, opt.name, 'latest_checkpoint.pth')
+    if os.path.exists(existing) and not opt.continue_train:
+        raise SystemExit(f'{existing} exists: pass --continue_train to resume that run, or choose another '
+                         '--name (nothing was overwritten)')
+    save_options(opt, options.parser)
     rank, world_size = init_distributed(opt.device)
     torch.manual_seed(opt.seed)
     train_set = ClipDataset.from_options(opt, 'train')

@@ -67,7 +67,7 @@ def _find_frames_dir(root, problems):
     return None
 
 
-def _pair_by_stem(folder, stems, suffixes, kind, problems):
+def pair_by_stem(folder, stems, suffixes, kind, problems):
     names = set(os.listdir(folder))
     paired = []
     for stem in stems:
@@ -113,7 +113,7 @@ def index_dataset(root, img_path=None, densepose_path=None, mask_path=None, pose
                 files.problems.append(f'{folder}: folder given for {kind} not found')
             continue
         if kind in PER_FRAME_SUFFIXES:
-            setattr(files, kind, _pair_by_stem(folder, stems, PER_FRAME_SUFFIXES[kind], kind, files.problems))
+            setattr(files, kind, pair_by_stem(folder, stems, PER_FRAME_SUFFIXES[kind], kind, files.problems))
         else:
             setattr(files, kind, _flows(folder, max(len(stems) - 1, 0), files.problems))
 
