@@ -105,11 +105,15 @@ def measure(args, workdir):
         batch, channels, tex = 4, 18, 200
         texture = torch.randn(1, 24 * channels, tex, tex, device=device, requires_grad=True)
         uv = (torch.rand(batch, 48, args.size, args.size, device=device) * 2 - 1).requires_grad_()
-        probs = torch.softmax(torch.randn(batch, 25, args.size, args.size, device=device), 1).requires_grad_()
+        # as peaked as a trained part classifier's softmax (most pixels belong clearly to one part)
+        probs = torch.softmax(10 * torch.randn(batch, 25, args.size, args.size, device=device), 1).requires_grad_()
 
-        def step():
-            render(texture, uv, probs).square().mean().backward()
-        return {'sampling_fwd_bwd_s': timed(step, device, args.iters), 'peak_memory_gb': peak_memory_gb(device)}
+        def step(min_prob):
+            render(texture, uv, probs, min_prob=min_prob).square().mean().backward()
+        return {'sampling_exact_fwd_bwd_s': timed(lambda: step(0.0), device, args.iters),
+                f'sampling_min_prob_{opt.tex_min_prob:g}_fwd_bwd_s': timed(lambda: step(opt.tex_min_prob), device,
+                                                                           args.iters),
+                'peak_memory_gb': peak_memory_gb(device)}
 
     from data.clip_dataset import ClipDataset, collate_clips
     dataset = ClipDataset.from_options(opt, 'train')

@@ -2,24 +2,22 @@
 learnable background, trained with spatial and temporal discriminators.
 
 Batches come from data.clip_dataset.ClipDataset: T consecutive frames per clip; generators see the
-B*T frames as one batch, temporal terms compare neighbours inside each clip.
+B*T frames as one batch, temporal terms compare neighbours inside each clip (models/video_gan.py holds
+what this model shares with the pose2image baseline).
 """
 import torch
 import torch.nn as nn
 
 from models.base_model import BaseModel
 from models.networks import losses as L
-from models.networks.discriminators import MultiscaleDiscriminator, TemporalDiscriminator
 from models.networks.generators import DetailGenerator, UVGenerator
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
+from models.video_gan import (VideoDiscriminators, discriminate, discriminator_losses, generator_adversarial_losses,
+                              loss_weights, no_sync, pose_channels, temporal_terms, to_clips, unpack_clips,
+                              weighted_total)
 from util.distributed import all_ranks_true
-from util.flow import consistency_mask, warp
 from util.image import part_map_to_image, part_probs_to_image, select_part_uv, tensor_to_image, uv_to_images
 from util.texture import tensor_to_atlas
-
-
-def pose_channels(opt):
-    return 3 + (opt.label3d_nc if opt.use_label3d else 0)
 
 
 class RenderGenerator(nn.Module):
@@ -28,6 +26,7 @@ class RenderGenerator(nn.Module):
     def __init__(self, opt, texture_init=None, background_init=None):
         super().__init__()
         self.d2g_use_pose = opt.d2g_use_pose
+        self.tex_min_prob = getattr(opt, 'tex_min_prob', 0.0)
         self.trans = UVGenerator(pose_channels(opt), opt.ngf_translate, opt.n_downsample_translate,
                                  opt.n_blocks_translate, opt.norm)
         self.texture = NeuralTexture(opt.tex_size, opt.tex_feat, texture_init)
@@ -44,7 +43,7 @@ class RenderGenerator(nn.Module):
         n, _, height, width = pose.shape
         result = self.trans(pose)
         probs = torch.softmax(result['part_logits'].float(), 1)
-        sampled = self.texture(result['uv'], probs)
+        sampled = self.texture(result['uv'], probs, min_prob=self.tex_min_prob)
         bg_prob = probs[:, :1]
         background = self.background(n, height, width)
         result.update(bg_prob=bg_prob, background=background, features=sampled['features'],
@@ -58,37 +57,6 @@ class RenderGenerator(nn.Module):
         else:
             result['output'] = result['raw']
         return result
-
-
-class RenderDiscriminators(nn.Module):
-    def __init__(self, opt):
-        super().__init__()
-        self.spatial = MultiscaleDiscriminator(pose_channels(opt) + 3, opt.ndf, opt.n_layers_D, opt.num_D, opt.norm)
-        self.temporal = None if opt.no_temporal_D else TemporalDiscriminator(
-            opt.clip_length, opt.ndf, opt.n_layers_D, opt.num_D, opt.norm)
-
-    def forward(self, pose, images, clip_frames=None, clip_flows=None, flow_scale=1.0):
-        """Spatial D on cat(pose, image) and temporal D on whole clips; each call sees fake and real
-        stacked in one batch so DDP runs one forward per backward."""
-        spatial = self.spatial(torch.cat([pose, images], 1))
-        temporal = None
-        if self.temporal is not None and clip_frames is not None:
-            temporal = self.temporal(TemporalDiscriminator.build_input(clip_frames, clip_flows, flow_scale))
-        return spatial, temporal
-
-
-def split_predictions(predictions, first):
-    """Split [scale][layer] feature lists along the batch into the first ``first`` items and the rest."""
-    if predictions is None:
-        return None, None
-    head = [[f[:first] for f in scale] for scale in predictions]
-    tail = [[f[first:] for f in scale] for scale in predictions]
-    return head, tail
-
-
-def weighted_total(losses, weights):
-    """The one place where named losses are weighted and summed."""
-    return sum(weights[name] * value for name, value in losses.items())
 
 
 class RenderModel(BaseModel):
@@ -105,12 +73,11 @@ class RenderModel(BaseModel):
         if not self.is_train:
             self.generator.eval()
             return
-        self.discriminators = RenderDiscriminators(opt).to(self.device)
+        self.discriminators = VideoDiscriminators(opt).to(self.device)
         self.gan_loss = L.GANLoss(opt.gan_mode)
         self.vgg_loss = None if opt.no_vgg_loss else L.VGGLoss(L.VGG19Features(opt.vgg_weights)).to(self.device)
         self.use_densepose = opt.use_densepose_loss or not opt.load_pretrain_TransG
-        self.weights = {name[len('lambda_'):]: value for name, value in vars(opt).items()
-                        if name.startswith('lambda_')}
+        self.weights = loss_weights(opt)
         self.generator_ddp = self.wrap_distributed(self.generator, find_unused_parameters=opt.static_epochs > 0)
         self.discriminators_ddp = self.wrap_distributed(self.discriminators)
         self.optimizers = {
@@ -139,29 +106,15 @@ class RenderModel(BaseModel):
     # ---------------------------------------------------------------- data plumbing
     def _unpack(self, batch):
         """Move a clip batch to the device and flatten clips [B, T, ...] to frames [B*T, ...]."""
-        data = {}
-        for key in ('pose', 'image', 'parts', 'uv', 'mask', 'flow', 'flow_inv'):
-            if key in batch:
-                data[key] = batch[key].to(self.device, non_blocking=True)
-        self.clip_shape = data['image'].shape[:2]
-        for key in ('pose', 'image', 'parts', 'uv', 'mask'):
-            if key in data:
-                data[key] = data[key].flatten(0, 1)
+        data, self.clip_shape = unpack_clips(batch, self.device)
         return data
 
     def _clips(self, frames):
-        return frames.reshape(*self.clip_shape, *frames.shape[1:])
+        return to_clips(frames, self.clip_shape)
 
     def _temporal_terms(self, output, data):
         """Current frames, previous frames warped onto them with flow_inv, and the flow confidence."""
-        clips = self._clips(output)
-        b, t = self.clip_shape
-        current = clips[:, 1:].flatten(0, 1)
-        previous = clips[:, :-1].flatten(0, 1)
-        flow_inv = data['flow_inv'].flatten(0, 1)
-        with torch.no_grad():
-            confidence = consistency_mask(flow_inv.float(), data['flow'].flatten(0, 1).float())
-        return current, warp(previous, flow_inv), confidence
+        return temporal_terms(output, data, self.clip_shape)
 
     # ---------------------------------------------------------------- losses
     def _generator_losses(self, data, result):
@@ -181,45 +134,17 @@ class RenderModel(BaseModel):
         self.visual_cache['warped_previous'] = warped_previous
         if self.full_stage:
             losses['l2'] = torch.mean((result['output'].float() - real) ** 2)
-            fake_and_real = torch.cat([result['output'], real])
-            pose2 = torch.cat([data['pose'], data['pose']])
-            frames = None
-            if self.discriminators.temporal is not None:
-                frames = torch.cat([self._clips(result['output']), self._clips(real)])
-            flows = torch.cat([data['flow'], data['flow']]) if frames is not None else None
-            with self._no_sync(self.discriminators_ddp):
-                spatial, temporal = self.discriminators_ddp(pose2, fake_and_real, frames, flows,
-                                                            1.0 / real.shape[-1])
-            fake_pred, real_pred = split_predictions(spatial, real.shape[0])
-            losses['gan'] = self.gan_loss(fake_pred, True, for_discriminator=False)
-            losses['feat'] = L.feature_matching_loss(fake_pred, real_pred)
-            if temporal is not None:
-                fake_t, _ = split_predictions(temporal, self.clip_shape[0])
-                losses['gan_temporal'] = self.gan_loss(fake_t, True, for_discriminator=False)
+            with no_sync(self.discriminators_ddp):
+                predictions = self._discriminate(data, result['output'])
+            losses.update(generator_adversarial_losses(self.gan_loss, predictions))
         return losses
+
+    def _discriminate(self, data, fake):
+        return discriminate(self.discriminators, self.discriminators_ddp, data['pose'], fake, data['image'],
+                            data['flow'], self.clip_shape)
 
     def _discriminator_losses(self, data, result):
-        real = data['image']
-        fake = result['output'].detach()
-        frames = None
-        if self.discriminators.temporal is not None:
-            frames = torch.cat([self._clips(fake), self._clips(real)])
-        flows = torch.cat([data['flow'], data['flow']]) if frames is not None else None
-        spatial, temporal = self.discriminators_ddp(torch.cat([data['pose'], data['pose']]),
-                                                    torch.cat([fake, real]), frames, flows, 1.0 / real.shape[-1])
-        fake_pred, real_pred = split_predictions(spatial, real.shape[0])
-        losses = {'D_fake': self.gan_loss(fake_pred, False), 'D_real': self.gan_loss(real_pred, True)}
-        if temporal is not None:
-            fake_t, real_t = split_predictions(temporal, self.clip_shape[0])
-            losses['DT_fake'] = self.gan_loss(fake_t, False)
-            losses['DT_real'] = self.gan_loss(real_t, True)
-        return losses
-
-    @staticmethod
-    def _no_sync(module):
-        """Skip DDP's gradient all-reduce for D during the generator step (its grads are discarded)."""
-        import contextlib
-        return module.no_sync() if hasattr(module, 'no_sync') else contextlib.nullcontext()
+        return discriminator_losses(self.gan_loss, self._discriminate(data, result['output'].detach()))
 
     # ---------------------------------------------------------------- steps
     def train_step(self, batch):

@@ -39,7 +39,10 @@ class BaseOptions:
         data.add_argument('--data_ratio', type=float, default=0.9, help='share of the video used for training')
 
         model = parser.add_argument_group('model')
-        model.add_argument('--model', choices=['render'], default='render')
+        model.add_argument('--model', choices=['render', 'pose2image'], default='render',
+                           help='render: the neural-texture renderer; pose2image: the Everybody-Dance-Now / '
+                                'pix2pixHD baseline, pose image -> frame with one global generator (--ngf, '
+                                '--n_downsample_global, --n_blocks_global), no texture, UVs or background')
         model.add_argument('--norm', choices=['instance', 'batch', 'none'], default='instance')
         model.add_argument('--ngf_translate', type=int, default=64, help='UV generator base channels')
         model.add_argument('--n_downsample_translate', type=int, default=4)
@@ -50,6 +53,9 @@ class BaseOptions:
         model.add_argument('--d2g_use_pose', action='store_true', help='also feed the pose image to D2G')
         model.add_argument('--tex_size', type=int, default=200)
         model.add_argument('--tex_feat', type=int, default=15, help='neural feature channels per texel')
+        model.add_argument('--tex_min_prob', type=float, default=1e-3,
+                           help='texture sampling skips (pixel, part) pairs with a smaller part probability '
+                                '(about 4x faster; 0 = exact)')
 
     def add_arguments(self, parser):
         """Subclasses add their flags here."""
@@ -58,6 +64,7 @@ class BaseOptions:
         opt = self.parser.parse_args(args)
         opt.is_train = self.is_train
         opt.size_multiple = 2 ** max(opt.n_downsample_translate, opt.n_downsample_global)
+        opt.require_densepose = opt.model == 'render'      # the pose2image baseline reads no DensePose
         if opt.clip_length < 2:
             self.parser.error('--clip_length must be at least 2 (temporal losses need neighbours)')
         opt.device = resolve_device(opt.gpu_ids)
