@@ -12,6 +12,8 @@ from its own poses. Written to results_dir/NAME/<phase>_<which_epoch>/:
 
     frames/frame00001.png ...   the rendered frames
     mask/frame00001.png ...     with --save_mask: the person's alpha matte, 255 * (1 - bg_prob)
+                                (--save_mask and --bg_path need a model with a learned background:
+                                --model render, not the pose2image baseline)
     video.mp4                   the rendered frames as a video (--fps)
     side_by_side.mp4            test: driving skeleton | aligned skeleton | output; val: real | output
     index.html                  a subset of frames (images/ holds the page's images), links to the videos
@@ -35,8 +37,8 @@ from tqdm import tqdm
 from data.clip_dataset import PATH_OPTIONS, ClipDataset, pose_to_working_size, resize_image
 from data.layout import index_dataset
 from data.readers import DataFileError, read_frame, read_label3d, read_openpose
+from models import checkpoint_working_size, create_model
 from models.networks.texture import composite
-from models.render_model import RenderModel
 from options.test_options import DATASET_PATHS, TestOptions, ignored_training_flags, save_test_options
 from util.checkpoint import checkpoint_path, load_checkpoint
 from util.html import HTML
@@ -63,11 +65,10 @@ def load_model(opt):
                          + (f'--which_epoch can be one of {found}' if found else f'no checkpoints in {run_dir}'))
     state = load_checkpoint(path)
     stored = state.get('options')
-    if not stored or 'background' not in state.get('networks', {}):
-        raise SystemExit(f'{path}: not a render-model checkpoint of train.py (no options or no background)')
-    if stored.get('model', 'render') != 'render':
-        raise SystemExit(f'{path}: model {stored["model"]!r} cannot render; train it with train.py')
-    height, width = state['networks']['background']['image'].shape[-2:]
+    working = checkpoint_working_size(state)
+    if not stored or working is None:
+        raise SystemExit(f'{path}: not a checkpoint of train.py (no options or no working size)')
+    height, width = working
     del state
     for name in ignored_training_flags(opt, stored):
         warnings.warn(f'--{name} {getattr(opt, name)} ignored: the checkpoint was trained with '
@@ -79,7 +80,10 @@ def load_model(opt):
     for name in ('dataroot',) + DATASET_PATHS:
         if getattr(opt, name):
             setattr(train_opt, name, getattr(opt, name))
-    model = RenderModel(train_opt, background_init=torch.zeros(3, height, width))
+    try:
+        model = create_model(train_opt, working_size=(height, width))
+    except ValueError as error:
+        raise SystemExit(f'{path}: {error}') from error
     model.load(opt.which_epoch, with_optimizers=False)
     return model, train_opt, (int(height), int(width))
 
@@ -307,6 +311,15 @@ def prepare_folder(folder, opt):
         os.makedirs(os.path.join(folder, 'mask'), exist_ok=True)
 
 
+def check_compositing(opt, model):
+    """--bg_path and --save_mask need the person / background split of a model with a learned background."""
+    flags = [flag for flag, given in (('--bg_path', opt.bg_path), ('--save_mask', opt.save_mask)) if given]
+    if flags and not hasattr(model, 'background'):
+        raise SystemExit(f'{" and ".join(flags)}: the {model.opt.model} model renders whole frames, with no '
+                         'person / background separation to composite or mask; drop the flag, or drive a '
+                         '--model render run')
+
+
 def load_new_background(path, working, device):
     """--bg_path image stretched to the working size: ([1, 3, H, W] in [-1, 1], the uint8 image)."""
     try:
@@ -385,6 +398,7 @@ def write_page(folder, opt, source, rows, summary):
 def main(argv=None):
     opt = TestOptions().parse(argv)
     model, train_opt, working = load_model(opt)
+    check_compositing(opt, model)
     folder = result_folder(opt, train_opt)
     source = DrivingSequence(opt, train_opt, working) if opt.phase == 'test' else HeldOutFrames(opt, train_opt, working)
     prepare_folder(folder, opt)

@@ -1,11 +1,35 @@
 """Model construction from options."""
+import torch
+
+MODELS = ('render', 'pose2image')
 
 
-def create_model(opt, dataset=None):
-    """Build the model named by --model; a dataset supplies the texture and background initialisation."""
+def create_model(opt, dataset=None, working_size=None):
+    """Build the model named by --model.
+
+    For training, a dataset supplies the texture and background initialisation and the working size;
+    for inference from a checkpoint (no dataset), give working_size (H, W) from
+    ``checkpoint_working_size``."""
     if opt.model == 'render':
         from models.render_model import RenderModel
         texture = dataset.load_texture() if dataset is not None else None
-        background = dataset.load_background() if dataset is not None else None
+        if dataset is not None:
+            background = dataset.load_background()
+        else:
+            background = torch.zeros(3, *working_size) if working_size is not None else None
         return RenderModel(opt, texture_init=texture, background_init=background)
-    raise ValueError(f'unknown --model {opt.model}')
+    if opt.model == 'pose2image':
+        from models.pose2image_model import Pose2ImageModel
+        return Pose2ImageModel(opt, working_size=dataset.working_size if dataset is not None else working_size)
+    raise ValueError(f'unknown --model {opt.model!r}; one of {MODELS}')
+
+
+def checkpoint_working_size(state):
+    """(H, W) a checkpoint of train.py was trained at, or None when the checkpoint does not say (e.g. a
+    pretrainTrans.py one): stored as 'working_size' (pose2image) or the learned background's size (render)."""
+    if 'working_size' in state:
+        return tuple(int(v) for v in state['working_size'])
+    background = state.get('networks', {}).get('background')
+    if background is not None and 'image' in background:
+        return tuple(int(v) for v in background['image'].shape[-2:])
+    return None

@@ -53,9 +53,9 @@ class BaseOptions:
         model.add_argument('--d2g_use_pose', action='store_true', help='also feed the pose image to D2G')
         model.add_argument('--tex_size', type=int, default=200)
         model.add_argument('--tex_feat', type=int, default=15, help='neural feature channels per texel')
-        model.add_argument('--tex_min_prob', type=float, default=1e-3,
+        model.add_argument('--tex_min_prob', type=float, default=0.0,
                            help='texture sampling skips (pixel, part) pairs with a smaller part probability '
-                                '(about 4x faster; 0 = exact)')
+                                '(e.g. 1e-3: about 4x faster sampling, approximate gradients; 0 = exact)')
 
     def add_arguments(self, parser):
         """Subclasses add their flags here."""

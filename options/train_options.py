@@ -32,7 +32,7 @@ class TrainOptions(BaseOptions):
         weights = parser.add_argument_group('loss weights')
         for name, value in (('gan', 1.0), ('gan_temporal', 1.0), ('feat', 10.0), ('vgg', 10.0),
                             ('l2', 10.0), ('l2_raw', 10.0), ('uv', 10.0), ('part', 1.0), ('mask', 0.5),
-                            ('temporal', 5.0)):
+                            ('temporal', 5.0), ('l1', 10.0)):
             weights.add_argument(f'--lambda_{name}', type=float, default=value)
         weights.add_argument('--no_vgg_loss', action='store_true')
         weights.add_argument('--vgg_weights', default=None,

@@ -1,0 +1,135 @@
+"""The pose2image baseline (--model pose2image) through the same train.py and test.py as the render model,
+on a tiny synthetic video with no DensePose, texture atlas or background plate: the L1 loss falls, the
+page and checkpoint hold the baseline's images and networks, test.py rebuilds it from the checkpoint
+and writes frames and videos, and refuses what the baseline cannot do (--bg_path, --save_mask)."""
+import glob
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data.readers import read_frame
+from data.synthetic import generate
+from util.checkpoint import load_checkpoint
+from util.video import read_video
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the tiny CPU configuration of tests/test_train.py, less the flags of the render model's other networks
+TINY = ['--gpu_ids', '-1', '--loadSize', '64', '--ngf', '8', '--n_downsample_global', '2', '--n_blocks_global', '1',
+        '--ndf', '8', '--num_D', '1', '--n_layers_D', '2', '--no_vgg_loss', '--batchSize', '2', '--nThreads', '0',
+        '--data_ratio', '0.9']
+FRAMES, SIZE, EPOCHS = 24, 64, 6
+
+
+def train_command(dataset, checkpoints, name, *extra):
+    return [sys.executable, os.path.join(ROOT, 'train.py'), '--model', 'pose2image', '--name', name,
+            '--dataroot', str(dataset), '--checkpoints_dir', str(checkpoints), *TINY, *extra]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location('drive_script', os.path.join(ROOT, 'test.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def logged(run_dir, loss_name, phase='train'):
+    values = []
+    for line in open(os.path.join(run_dir, 'loss_log.txt')):
+        if f'phase: {phase},' in line:
+            match = re.search(rf' {loss_name}: ([0-9.e+-]+)', line)
+            if match:
+                values.append(float(match.group(1)))
+    return values
+
+
+@pytest.fixture(scope='module')
+def baseline(tmp_path_factory):
+    """A baseline trained 6 epochs (60 iterations) on 24 frames of 64 x 64 (no DensePose, texture or plate)."""
+    root = tmp_path_factory.mktemp('pose2image')
+    data, novel = root / 'synth', root / 'novel'
+    generate(str(data), frames=FRAMES, height=SIZE, width=SIZE, motion='train', seed=3, tex_size=16)
+    generate(str(novel), frames=FRAMES, height=SIZE, width=SIZE, motion='novel', seed=3, tex_size=16)
+    shutil.rmtree(data / 'densepose')
+    os.remove(data / 'texture.jpg')
+    os.remove(data / 'bg.jpg')
+    command = train_command(data, root / 'checkpoints', 'edn', '--niter', str(EPOCHS), '--niter_decay', '0',
+                            '--print_freq', '5', '--display_freq', '30', '--lr', '0.002')
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, data, novel
+
+
+def test_training_lowers_l1_and_writes_page_and_checkpoint(baseline):
+    root, _, _ = baseline
+    run_dir = root / 'checkpoints' / 'edn'
+    l1 = logged(run_dir, 'G_l1')
+    assert len(l1) == 12
+    assert l1[-1] < 0.7 * l1[0], l1
+    val = logged(run_dir, 'l1', phase='val')
+    assert len(val) == EPOCHS and val[-1] < 0.8 * val[0], val
+    for name in ('G_gan', 'G_feat', 'G_temporal', 'G_gan_temporal', 'D_real', 'DT_real'):
+        assert len(logged(run_dir, name)) == 12, f'{name} missing: the baseline has no static stage'
+    assert not logged(run_dir, 'G_l2_raw') and not logged(run_dir, 'G_uv')
+
+    page = (run_dir / 'web' / 'index.html').read_text()
+    for name in ('real', 'output', 'pose', 'warped_previous'):
+        assert f'_{name}.png' in page, name
+    assert '_texture_atlas.png' not in page and not (run_dir / 'latest_texture.png').exists()
+    state = load_checkpoint(str(run_dir / 'latest_checkpoint.pth'))
+    assert set(state['networks']) == {'generator', 'discriminators'}
+    assert set(state['optimizers']) == {'G', 'D'}
+    assert state['working_size'] == [SIZE, SIZE] and state['options']['model'] == 'pose2image'
+    assert state['progress'] == {'epoch': EPOCHS, 'epoch_iter': 10, 'iteration': 60}
+
+
+def test_drive_writes_video_and_frames(baseline, tmp_path):
+    root, _, novel = baseline
+    command = [sys.executable, os.path.join(ROOT, 'test.py'), '--name', 'edn', '--checkpoints_dir',
+               str(root / 'checkpoints'), '--gpu_ids', '-1', '--pose_path', str(novel / 'openpose_json'),
+               '--results_dir', str(tmp_path), '--html_frames', '4']
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / 'edn' / 'test_latest'
+    frames = sorted(glob.glob(str(folder / 'frames' / '*.png')))
+    assert [os.path.basename(p) for p in frames] == [f'frame{k:05d}.png' for k in range(1, FRAMES + 1)]
+    video = read_video(str(folder / 'video.mp4'))
+    assert video.shape == (FRAMES, SIZE, SIZE, 3)
+    assert read_video(str(folder / 'side_by_side.mp4')).shape == (FRAMES, SIZE, 3 * SIZE, 3)
+    assert np.abs(video[5].astype(int) - read_frame(frames[5])).mean() < 6        # the same frames, encoded
+    images = np.array([read_frame(p).astype(int) for p in frames])
+    assert np.abs(images - images.mean(axis=0)).max(axis=-1).mean() > 2, 'the output does not follow the poses'
+    assert (folder / 'index.html').read_text().count('<img') == 4 * 3
+
+
+def test_val_phase_reconstructs_held_out_frames(baseline, tmp_path):
+    root, _, _ = baseline
+    script = load_script()
+    folder = script.main(['--name', 'edn', '--checkpoints_dir', str(root / 'checkpoints'), '--gpu_ids', '-1',
+                          '--results_dir', str(tmp_path), '--phase', 'val'])
+    summary = json.loads(open(os.path.join(folder, 'summary.json')).read())
+    assert summary['frames'] == FRAMES - int(FRAMES * 0.9) and summary['psnr'] > 15, summary
+
+
+@pytest.mark.parametrize('flag', [['--bg_path', 'plate.png'], ['--save_mask']])
+def test_compositing_flags_are_refused(baseline, tmp_path, flag):
+    root, _, novel = baseline
+    argv = ['--name', 'edn', '--checkpoints_dir', str(root / 'checkpoints'), '--gpu_ids', '-1',
+            '--pose_path', str(novel / 'openpose_json'), '--results_dir', str(tmp_path / 'out'), *flag]
+    with pytest.raises(SystemExit, match=f'{flag[0]}: the pose2image model renders whole frames'):
+        load_script().main(argv)
+    assert not (tmp_path / 'out').exists()          # refused before anything was written
+
+
+def test_pretrained_uv_generator_is_refused(baseline, tmp_path):
+    _, data, _ = baseline
+    result = subprocess.run(train_command(data, tmp_path, 'bad', '--load_pretrain_TransG', str(tmp_path)),
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and 'has no UV generator' in result.stderr
+
