@@ -20,12 +20,9 @@ import copy
 import os
 import re
 import sys
-import time
-import warnings
 
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Subset
-from tqdm import tqdm
 
 from data.clip_dataset import ClipDataset, collate_clips, seed_worker
 from data.sampler import batches_per_epoch
@@ -33,9 +30,10 @@ from models.trans_model import METRICS, TransModel, add_sums, metrics_from_sums
 from options.pretrain_options import ARCHITECTURE_OPTIONS, DEFAULT_LOAD_SIZE, PretrainOptions
 from train import make_loader, resume_point
 from util.checkpoint import checkpoint_path, load_checkpoint
-from util.distributed import average_scalars, barrier, cleanup, init_distributed, max_rank_difference
+from util.distributed import average_scalars, barrier, cleanup, init_distributed
 from util.html import HTML, IMAGE_DIR
-from util.visualizer import Visualizer, format_losses, image_file_name
+from util.training import TrainingLoop
+from util.visualizer import Visualizer, image_file_name
 
 VAL_LINE = re.compile(r'^\(phase: val, epoch: (\d+), iters: (\d+)[^)]*\)(.*)$')
 VAL_VALUE = re.compile(r' (\S+): (\S+)')
@@ -257,62 +255,33 @@ def main(args=None):
     loader, sampler = make_loader(train_set, opt, rank, world_size, shuffle=True)
     val_loaders = [make_eval_loader(dataset, opt, rank, world_size) for dataset in val_sets]
     total_epochs = opt.niter + opt.niter_decay
-    iteration, nan_streak = progress.get('iteration', 0), 0
-
     def save(label, epoch, epoch_iter):
         if rank == 0:
-            model.save(label, {'epoch': epoch, 'epoch_iter': epoch_iter, 'iteration': iteration})
+            model.save(label, {'epoch': epoch, 'epoch_iter': epoch_iter, 'iteration': loop.iteration})
         barrier()
+
+    loop = TrainingLoop(model, opt, visualizer, rank, progress.get('iteration', 0), save)
 
     for epoch in range(start_epoch, total_epochs + 1):
         model.set_epoch(epoch)
         sampler.set_epoch(epoch, start_batch)
-        bar = tqdm(loader, total=iters_per_epoch, initial=start_batch, disable=rank != 0,
-                   desc=f'epoch {epoch}/{total_epochs}', dynamic_ncols=True)
-        epoch_iter, tick = start_batch, time.time()
-        for batch in bar:
-            losses, finite = model.train_step(batch)
-            iteration += 1
-            epoch_iter += 1
-            if not finite:
-                nan_streak += 1
-                warnings.warn(f'iteration {iteration}: non-finite loss, step skipped ({nan_streak} in a row)')
-                if nan_streak >= opt.max_nan_steps:
-                    raise SystemExit(f'{nan_streak} non-finite losses in a row; stopping. The last good '
-                                     f'checkpoint is kept in {model.run_dir}; try a lower --lr or --amp none')
-                continue
-            nan_streak = 0
-            bar.set_postfix_str(format_losses(losses))
-            if iteration % opt.print_freq == 0:
-                seconds = (time.time() - tick) / opt.print_freq
-                tick = time.time()
-                visualizer.log_losses(average_scalars(losses, opt.device), epoch, iteration,
-                                      seconds_per_iter=seconds)
-            if iteration % opt.display_freq == 0 and rank == 0:
-                visualizer.display(model.visuals(), epoch, iteration)
-            if iteration % opt.save_latest_freq == 0:
-                save('latest', epoch, epoch_iter)
+        loop.run_epoch(loader, epoch, total_epochs, iters_per_epoch, start_batch)
         start_batch = 0
-        if world_size > 1:
-            drift = max_rank_difference(model.trans, opt.device)
-            if rank == 0:
-                print(f'epoch {epoch}: largest weight difference between ranks {drift:.3g}')
-            if drift > 1e-5:
-                raise SystemExit(f'ranks diverged (weight difference {drift:.3g}); please report this')
+        loop.check_ranks_in_sync(model.trans, world_size, epoch)
         if val_loaders:
             results, val_visuals = evaluate_all(model, val_loaders, names, opt.device, world_size,
                                                 with_visuals=rank == 0)
-            visualizer.add_metrics(results, epoch, iteration)
+            visualizer.add_metrics(results, epoch, loop.iteration)
             if rank == 0:
                 print(f'epoch {epoch} val: {format_metrics(results[POOLED])}')
                 train_visuals = model.visuals() if model.visual_cache else {}
-                visualizer.display({**train_visuals, **val_visuals}, epoch, iteration)
+                visualizer.display({**train_visuals, **val_visuals}, epoch, loop.iteration)
         save('latest', epoch, iters_per_epoch)
         if epoch % opt.save_epoch_freq == 0 or epoch == total_epochs:
             save(str(epoch), epoch, iters_per_epoch)
     visualizer.close()
     cleanup()
-    return iteration
+    return loop.iteration
 
 
 if __name__ == '__main__':

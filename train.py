@@ -5,20 +5,18 @@
 """
 import os
 import sys
-import time
-import warnings
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from data.clip_dataset import ClipDataset, collate_clips, seed_worker
 from data.sampler import EpochSampler, batches_per_epoch
 from models import create_model
 from options.base_options import save_options
 from options.train_options import TrainOptions
-from util.distributed import average_scalars, barrier, cleanup, init_distributed, max_rank_difference
-from util.visualizer import Visualizer, format_losses
+from util.distributed import average_scalars, barrier, cleanup, init_distributed
+from util.training import TrainingLoop
+from util.visualizer import Visualizer
 
 
 def make_loader(dataset, opt, rank, world_size, shuffle):
@@ -81,62 +79,33 @@ def main():
     else:
         val_loader = None
     total_epochs = opt.niter + opt.niter_decay
-    iteration, nan_streak = progress.get('iteration', 0), 0
-
     def save(label, epoch, epoch_iter):
         if rank == 0:
-            model.save(label, {'epoch': epoch, 'epoch_iter': epoch_iter, 'iteration': iteration})
+            model.save(label, {'epoch': epoch, 'epoch_iter': epoch_iter, 'iteration': loop.iteration})
             model.save_appearance(label)
         barrier()
+
+    loop = TrainingLoop(model, opt, visualizer, rank, progress.get('iteration', 0), save)
 
     for epoch in range(start_epoch, total_epochs + 1):
         model.set_epoch(epoch)
         sampler.set_epoch(epoch, start_batch)
         stage = 'full' if model.full_stage else 'static'
-        bar = tqdm(loader, total=iters_per_epoch, initial=start_batch, disable=rank != 0,
-                   desc=f'epoch {epoch}/{total_epochs} ({stage})', dynamic_ncols=True)
-        epoch_iter, tick = start_batch, time.time()
-        for batch in bar:
-            losses, finite = model.train_step(batch)
-            iteration += 1
-            epoch_iter += 1
-            if not finite:
-                nan_streak += 1
-                warnings.warn(f'iteration {iteration}: non-finite loss, step skipped ({nan_streak} in a row)')
-                if nan_streak >= opt.max_nan_steps:
-                    raise SystemExit(f'{nan_streak} non-finite losses in a row; stopping. The last good '
-                                     f'checkpoint is kept in {model.run_dir}; try a lower --lr or --amp none')
-                continue
-            nan_streak = 0
-            bar.set_postfix_str(format_losses(losses))
-            if iteration % opt.print_freq == 0:
-                seconds = (time.time() - tick) / opt.print_freq
-                tick = time.time()
-                visualizer.log_losses(average_scalars(losses, opt.device), epoch, iteration,
-                                      seconds_per_iter=seconds)
-            if iteration % opt.display_freq == 0 and rank == 0:
-                visualizer.display(model.visuals(), epoch, iteration)
-            if iteration % opt.save_latest_freq == 0:
-                save('latest', epoch, epoch_iter)
+        loop.run_epoch(loader, epoch, total_epochs, iters_per_epoch, start_batch, stage)
         start_batch = 0
-        if world_size > 1:
-            drift = max_rank_difference(model.generator, opt.device)
-            if rank == 0:
-                print(f'epoch {epoch}: largest weight difference between ranks {drift:.3g}')
-            if drift > 1e-5:
-                raise SystemExit(f'ranks diverged (weight difference {drift:.3g}); please report this')
+        loop.check_ranks_in_sync(model.generator, world_size, epoch)
         if val_loader is not None:
             val_losses = validate(model, val_loader, val_sampler, epoch, opt.device)
             if val_losses:
-                visualizer.log_losses(val_losses, epoch, iteration, phase='val')
+                visualizer.log_losses(val_losses, epoch, loop.iteration, phase='val')
         save('latest', epoch, iters_per_epoch)
         if epoch % opt.save_epoch_freq == 0 or epoch == total_epochs:
             save(str(epoch), epoch, iters_per_epoch)
-    if rank == 0 and iteration > 0 and 'data' in model.visual_cache:
-        visualizer.display(model.visuals(), total_epochs, iteration)
+    if rank == 0 and loop.iteration > 0 and 'data' in model.visual_cache:
+        visualizer.display(model.visuals(), total_epochs, loop.iteration)
     visualizer.close()
     cleanup()
-    return iteration
+    return loop.iteration
 
 
 if __name__ == '__main__':
