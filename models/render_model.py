@@ -38,8 +38,8 @@ class RenderGenerator(nn.Module):
 
     def forward(self, pose, full=True):
         """Returns part_logits [N,25,H,W], uv [N,48,H,W], bg_prob [N,1,H,W], background, raw (texture RGB
-        composited over the background), features [N,3+F,H,W]; with ``full`` also person (D2G RGB) and
-        output (person composited over the background); otherwise output = raw."""
+        composited over the background), features [N,3+F,H,W], person and output (person composited over
+        the background): person is the D2G's RGB with ``full``, otherwise the texture's (output = raw)."""
         n, _, height, width = pose.shape
         result = self.trans(pose)
         probs = torch.softmax(result['part_logits'].float(), 1)
@@ -55,6 +55,7 @@ class RenderGenerator(nn.Module):
             result['person'] = self.d2g(d2g_input)
             result['output'] = composite(result['person'], background, bg_prob)
         else:
+            result['person'] = sampled['rgb']
             result['output'] = result['raw']
         return result
 
@@ -93,6 +94,12 @@ class RenderModel(BaseModel):
     def set_epoch(self, epoch):
         super().set_epoch(epoch)
         self.full_stage = epoch > self.opt.static_epochs
+
+    def load(self, label, run_dir=None, with_optimizers=True):
+        """As BaseModel.load; a checkpoint from the static stage renders without the (untrained) D2G."""
+        progress = super().load(label, run_dir, with_optimizers)
+        self.full_stage = progress.get('epoch', 1) > self.opt.static_epochs
+        return progress
 
     def load_pretrained_trans(self, run_dir, label):
         """Start from a pre-trained UV generator (pretrainTrans.py or another run's checkpoint)."""
@@ -202,10 +209,11 @@ class RenderModel(BaseModel):
 
     @torch.no_grad()
     def infer(self, pose):
-        """Pose images [N, Cp, H, W] -> dict of the generator's outputs (eval mode, full model)."""
+        """Pose images [N, Cp, H, W] -> dict of the generator's outputs (eval mode; with the D2G unless
+        the loaded checkpoint never left the static stage)."""
         self.generator.eval()
         with self.autocast():
-            return self.generator(pose.to(self.device), full=True)
+            return self.generator(pose.to(self.device), full=self.full_stage)
 
     # ---------------------------------------------------------------- visuals
     def _remember(self, data, result):
@@ -222,7 +230,7 @@ class RenderModel(BaseModel):
             'real': tensor_to_image(data['image'][0]),
             'output': tensor_to_image(result['output'][0].float()),
             'raw_render': tensor_to_image(result['raw'][0].float()),
-            'person': tensor_to_image(result.get('person', result['raw'])[0].float()),
+            'person': tensor_to_image(result['person'][0].float()),
             'background': tensor_to_image(result['background'][0].float()),
             'mask_predicted': tensor_to_image(1 - 2 * result['bg_prob'][0].float()),
             'mask_given': tensor_to_image(2 * data['mask'][0] - 1),
