@@ -1,0 +1,302 @@
+"""Quality benchmark: ours, ours without the detail generator, and the pose2image baseline, each trained
+for the same CPU wall-clock on one synthetic video, evaluated on the same person's novel motion next to
+the synthetic oracle; writes docs/RESULTS.md (table, commands, frame strip).
+
+    python bench/quality.py [--minutes 12] [--size 128] [--frames 200] [--novel_frames 120]
+
+Equal wall-clock: before each training, a few steps of that variant are timed in this process (for
+ours, the static and the full stage separately); the epochs that fit the budget follow, and train.py
+runs them. The training time each run really took is measured and printed in the table.
+Outputs: <work>/data_{train,novel}, <work>/checkpoints/<variant>, <work>/results, docs/RESULTS.md and
+docs/images/quality_strip.png. Existing finished runs are reused (delete <work> to start over).
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from data.clip_dataset import ClipDataset  # noqa: E402
+from data.readers import read_frame  # noqa: E402
+from data.layout import index_dataset  # noqa: E402
+from models import create_model  # noqa: E402
+from options.train_options import TrainOptions  # noqa: E402
+from util.image import save_image  # noqa: E402
+
+# Shared by all variants: data, discriminators (2 scales x 3 layers x 16), no VGG (no weights offline).
+COMMON = ['--gpu_ids', '-1', '--batchSize', '2', '--nThreads', '1', '--ndf', '16', '--num_D', '2',
+          '--n_layers_D', '3', '--no_vgg_loss', '--lr', '0.001', '--print_freq', '50', '--display_freq', '200',
+          '--save_latest_freq', '1000000', '--save_epoch_freq', '1000000']
+# train_start/cpu_small.sh's renderer; the baseline is a pix2pixHD global generator of similar cost.
+RENDER = ['--model', 'render', '--ngf_translate', '16', '--n_downsample_translate', '3', '--n_blocks_translate', '2',
+          '--ngf', '16', '--n_downsample_global', '3', '--n_blocks_global', '2', '--tex_size', '64', '--tex_feat', '8']
+BASELINE = ['--model', 'pose2image', '--ngf', '32', '--n_downsample_global', '3', '--n_blocks_global', '4']
+STATIC_SHARE = 0.3          # ours: share of the epochs in the static stage (cpu_small.sh: 3 of 10)
+VARIANTS = {                # name: (flags, row label)
+    'ours': (RENDER, 'ours'),
+    'ours_static': (RENDER, 'ours static (no detail generator)'),
+    'baseline': (BASELINE, 'baseline (pose2image)'),
+}
+COLUMNS = [('psnr', 'PSNR', '{:.2f}'), ('ssim', 'SSIM', '{:.4f}'), ('psnr_person', 'person PSNR', '{:.2f}'),
+           ('warp_error', 'temporal error', '{:.4f}'), ('psnr_dynamic', 'dynamic-region PSNR', '{:.2f}'),
+           ('psnr_person_static', 'person PSNR outside dynamic', '{:.2f}')]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--minutes', type=float, default=12.0, help='training wall-clock per variant')
+    parser.add_argument('--size', type=int, default=128, help='frame size (square)')
+    parser.add_argument('--frames', type=int, default=200, help='frames of the training video')
+    parser.add_argument('--novel_frames', type=int, default=120, help='frames of the novel-motion video')
+    parser.add_argument('--seed', type=int, default=0, help='the synthetic person')
+    parser.add_argument('--work', default=os.path.join(ROOT, 'bench_quality'), help='working folder')
+    parser.add_argument('--docs', default=os.path.join(ROOT, 'docs'), help='where RESULTS.md goes')
+    parser.add_argument('--variants', default=','.join(VARIANTS), help='comma-separated subset of ' + ', '.join(VARIANTS))
+    return parser.parse_args()
+
+
+def run(command, log=None):
+    print('+', ' '.join(command), flush=True)
+    start = time.time()
+    with open(log, 'a') if log else open(os.devnull, 'w') as sink:
+        result = subprocess.run(command, cwd=ROOT, stdout=sink if log else None, stderr=subprocess.STDOUT if log else None)
+    if result.returncode:
+        raise SystemExit(f'failed ({result.returncode}): {" ".join(command)}' + (f'; see {log}' if log else ''))
+    return time.time() - start
+
+
+def make_data(args):
+    paths = {}
+    for motion, frames in (('train', args.frames), ('novel', args.novel_frames)):
+        out = os.path.join(args.work, f'data_{motion}')
+        if not os.path.isfile(os.path.join(out, 'gt', 'meta.json')):
+            run([sys.executable, '-m', 'data.synthetic', '--out', out, '--frames', str(frames), '--size',
+                 str(args.size), str(args.size), '--motion', motion, '--seed', str(args.seed)])
+        paths[motion] = out
+    return paths
+
+
+def seconds_per_step(flags, full_stage, repeats=6, warmup=2):
+    """Mean wall-clock of one training step of this configuration (data loading included)."""
+    import train
+    with tempfile.TemporaryDirectory() as scratch:
+        opt = TrainOptions().parse(flags + ['--checkpoints_dir', scratch, '--name', 'calibration'], save=False)
+        dataset = ClipDataset.from_options(opt, 'train')
+        model = create_model(opt, dataset)
+        model.set_epoch(opt.static_epochs + 1 if full_stage else 1)
+        loader, sampler = train.make_loader(dataset, opt, 0, 1, shuffle=True)
+        sampler.set_epoch(1, 0)
+        batches = iter(loader)
+        for _ in range(warmup):
+            model.train_step(next(batches))
+        start = time.time()
+        for _ in range(repeats):
+            model.train_step(next(batches))
+        return (time.time() - start) / repeats
+
+
+def schedule(name, flags, iters_per_epoch, budget_s):
+    """Epoch flags that fill the budget: (flags, description)."""
+    if name == 'ours':
+        t_static, t_full = seconds_per_step(flags, False), seconds_per_step(flags, True)
+        per_epoch = iters_per_epoch * (STATIC_SHARE * t_static + (1 - STATIC_SHARE) * t_full)
+        epochs = max(2, int(budget_s / per_epoch))
+        static = max(1, round(STATIC_SHARE * epochs))
+        timing = f'{t_static:.3f} s/step static, {t_full:.3f} s/step full'
+    else:
+        t_step = seconds_per_step(flags, name == 'baseline')
+        epochs = max(2, int(budget_s / (iters_per_epoch * t_step)))
+        static = epochs if name == 'ours_static' else 0
+        timing = f'{t_step:.3f} s/step'
+    niter = math.ceil(epochs / 2)
+    epoch_flags = ['--niter', str(niter), '--niter_decay', str(epochs - niter), '--static_epochs', str(static)]
+    return epoch_flags, f'{epochs} epochs x {iters_per_epoch} steps ({timing})'
+
+
+def train_variants(args, data):
+    budget_s = 60 * args.minutes
+    checkpoints = os.path.join(args.work, 'checkpoints')
+    runs = {}
+    for name in args.variants:
+        flags = COMMON + VARIANTS[name][0] + ['--loadSize', str(args.size), '--dataroot', data['train']]
+        run_dir = os.path.join(checkpoints, name)
+        record = os.path.join(run_dir, 'quality_bench.json')
+        if os.path.isfile(record):
+            runs[name] = json.load(open(record))
+            print(f'{name}: reusing the finished run in {run_dir}')
+            continue
+        if os.path.exists(run_dir):
+            raise SystemExit(f'{run_dir} exists but did not finish: delete it to retrain')
+        dataset = ClipDataset.from_options(TrainOptions().parse(flags, save=False), 'train')
+        iters_per_epoch = len(dataset) // 2
+        epoch_flags, plan = schedule(name, flags, iters_per_epoch, 0.95 * budget_s)
+        print(f'{name}: {plan}', flush=True)
+        command = [sys.executable, 'train.py', '--name', name, '--checkpoints_dir', checkpoints] + flags + epoch_flags
+        os.makedirs(args.work, exist_ok=True)
+        seconds = run(command, log=os.path.join(args.work, f'train_{name}.log'))
+        runs[name] = {'command': command_line(command), 'seconds': seconds, 'plan': plan}
+        json.dump(runs[name], open(record, 'w'), indent=1)
+        print(f'{name}: trained in {seconds / 60:.1f} min')
+    return runs
+
+
+def evaluate(args, data, runs):
+    results = os.path.join(args.work, 'results')
+    common = ['--gpu_ids', '-1', '--dataroot', data['novel'], '--phase', 'all', '--results_dir', results,
+              '--save_frames']
+    reports, commands = {}, {}
+    for name in args.variants:
+        command = [sys.executable, 'evaluate.py', '--name', name, '--checkpoints_dir',
+                   os.path.join(args.work, 'checkpoints')] + common
+        run(command, log=os.path.join(args.work, f'evaluate_{name}.log'))
+        folder = os.path.join(results, name, f'eval_all_latest_{os.path.basename(data["novel"])}')
+        reports[name], commands[name] = json.load(open(os.path.join(folder, 'metrics.json'))), command
+        reports[name]['folder'] = folder
+    command = [sys.executable, 'evaluate.py', '--oracle', '--loadSize', str(args.size)] + common
+    run(command, log=os.path.join(args.work, 'evaluate_oracle.log'))
+    folder = os.path.join(results, 'oracle', f'eval_all_{os.path.basename(data["novel"])}')
+    reports['oracle'], commands['oracle'] = json.load(open(os.path.join(folder, 'metrics.json'))), command
+    reports['oracle']['folder'] = folder
+    return reports, commands
+
+
+def frame_strip(reports, data, path, count=5):
+    """Rows: ground truth, then each evaluated output, at `count` evenly spaced novel frames."""
+    truth = index_dataset(data['novel']).frames
+    outputs = {name: os.path.join(report['folder'], 'frames') for name, report in reports.items()}
+    picks = sorted(os.listdir(next(iter(outputs.values()))))
+    picks = [picks[i] for i in np.linspace(0, len(picks) - 1, count).round().astype(int)]
+    rows = []
+    for label, folder in [('ground truth', None)] + list(outputs.items()):
+        tiles = []
+        for pick in picks:
+            if folder is None:
+                tiles.append(read_frame(truth[int(pick[len('frame'):-len('.png')]) - 1]))
+            else:
+                tiles.append(read_frame(os.path.join(folder, pick)))
+        height, width = read_frame(os.path.join(next(iter(outputs.values())), picks[0])).shape[:2]
+        tiles = [cv2.resize(t, (width, height), interpolation=cv2.INTER_AREA) for t in tiles]
+        margin = np.full((height, 120, 3), 255, np.uint8)
+        cv2.putText(margin, label.replace('_', ' '), (4, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        rows.append(np.concatenate([margin] + tiles, axis=1))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_image(path, np.concatenate(rows, axis=0))
+    return [int(p[len('frame'):-len('.png')]) for p in picks]
+
+
+def quality_table(reports, runs):
+    labels = {name: label for name, (_, label) in VARIANTS.items()}
+    labels['oracle'] = 'oracle (true IUV + atlas + background)'
+    lines = ['| | ' + ' | '.join(title for _, title, _ in COLUMNS) + ' | training |',
+             '|---' * (len(COLUMNS) + 2) + '|']
+    for name, report in reports.items():
+        cells = []
+        for key, _, form in COLUMNS:
+            value = report['mean'].get(key)
+            cells.append(form.format(value) if isinstance(value, (int, float)) else str(value))
+        trained = f"{runs[name]['seconds'] / 60:.1f} min" if name in runs else '—'
+        lines.append(f'| {labels[name]} | ' + ' | '.join(cells) + f' | {trained} |')
+    truth = next(iter(reports.values()))['mean'].get('warp_error_gt')
+    if isinstance(truth, (int, float)):
+        lines.append(f'| ground-truth frames | | | | {truth:.4f} | | | |')
+    return lines
+
+
+def speed_table(folder):
+    """The benchmark.py --json results kept in docs/speed/, one row each."""
+    files = sorted(f for f in os.listdir(folder) if f.endswith('.json')) if os.path.isdir(folder) else []
+    lines = ['| preset | size | amp | s/iter | peak memory (GB) | TFLOP/iter | FLOP floor (s) | share of floor | '
+             'inference (frames/s) | texture sampling fwd+bwd (s) |', '|---' * 10 + '|']
+    for name in files:
+        r = json.load(open(os.path.join(folder, name)))
+        train, infer, sampling = r.get('train', {}), r.get('infer', {}), r.get('sampling', {})
+        def cell(value, form):
+            return form.format(value) if value is not None else '—'
+        lines.append(f"| {r['preset']} | {r['size']} | {r['amp']} | {cell(train.get('train_s_per_iter'), '{:.2f}')} | "
+                     f"{cell(train.get('peak_memory_gb'), '{:.2f}')} | {cell(train.get('train_tflop_per_iter'), '{:.2f}')} | "
+                     f"{cell(r.get('flop_floor_s'), '{:.1f}')} | {cell(r.get('fraction_of_floor'), '{:.0%}')} | "
+                     f"{cell(infer.get('infer_frames_per_s'), '{:.2f}')} | "
+                     f"{cell(sampling.get('sampling_exact_fwd_bwd_s'), '{:.2f}')} |")
+    return lines, files
+
+
+def benchmark_command(folder, name):
+    r = json.load(open(os.path.join(folder, name)))
+    threads = f' --threads {r["threads"]}' if r.get('threads') else ''
+    return (f"python benchmark.py --preset {r['preset']} --size {r['size']} --amp {r['amp']}{threads} "
+            f"--json docs/speed/{name}")
+
+
+def command_line(command):
+    """The command as run from the project root, paths relative to it."""
+    return ' '.join(['python'] + [os.path.relpath(c, ROOT) if os.path.isabs(c) else c for c in command[1:]])
+
+
+def write_results(args, runs, reports, commands, strip_frames):
+    relative = os.path.relpath(args.work, ROOT)
+    lines = ['# Results', '',
+             'Numbers measured by the project\'s own scripts; how to reproduce each is given below it.', '',
+             '## Quality on a novel motion (synthetic, CPU, equal training wall-clock)', '',
+             f'Setup: one synthetic person (seed {args.seed}), a {args.frames}-frame training video and a '
+             f'{args.novel_frames}-frame video of the same person doing other moves at another speed, both '
+             f'{args.size}x{args.size}. Each variant trained for about {args.minutes:g} min of wall-clock on this '
+             f'machine\'s CPU ({torch.get_num_threads()} threads), then was driven by the novel video\'s OpenPose '
+             'keypoints and compared with its frames by evaluate.py (means over all frames; PSNR in dB on 0..255 '
+             'images; temporal error = mean |output_t - warp(output_t-1)| over flow-consistent pixels, in [0, 1] '
+             'units). The dynamic region is the generator\'s ground truth of what a static texture cannot show: '
+             'the skirt and the pose-dependent creases and shading (gt/dynamic).', '']
+    lines += quality_table(reports, runs)
+    lines += ['', '![novel frames: ground truth and each output](images/quality_strip.png)', '',
+              f'Frames {", ".join(map(str, strip_frames))} of the novel video; rows as labelled.', '',
+              '### Training plans', '']
+    lines += [f'- {name}: {run["plan"]}; trained {run["seconds"] / 60:.1f} min' for name, run in runs.items()]
+    lines += ['', '### Reproduce', '', '```', f'python bench/quality.py --minutes {args.minutes:g} --size {args.size} '
+              f'--frames {args.frames} --novel_frames {args.novel_frames} --seed {args.seed} --work {relative}', '```',
+              '', 'which runs:', '', '```']
+    lines += [run['command'] for run in runs.values()]
+    lines += [command_line(c) for c in commands.values()]
+    lines += ['```', '']
+    speed, files = speed_table(os.path.join(args.docs, 'speed'))
+    if files:
+        lines += ['## Speed and memory (benchmark.py)', '',
+                  'One training iteration (generator and discriminator step, batch 2 clips x 2 frames) on '
+                  'synthetic data; peak memory is the process\'s peak RSS on the CPU. The FLOP floor is the '
+                  'FLOPs of one step (torch FlopCounterMode) at this machine\'s measured fp32 2048^2 matmul '
+                  'rate. Files: ' + ', '.join(f'docs/speed/{f}' for f in files) + '.', '']
+        lines += speed
+        lines += ['', '```'] + [benchmark_command(os.path.join(args.docs, 'speed'), f) for f in files] + ['```', '']
+    os.makedirs(args.docs, exist_ok=True)
+    with open(os.path.join(args.docs, 'RESULTS.md'), 'w', encoding='utf-8') as handle:
+        handle.write('\n'.join(lines))
+    print(f'wrote {os.path.join(args.docs, "RESULTS.md")}')
+
+
+def main():
+    args = parse_args()
+    args.variants = [v for v in args.variants.split(',') if v]
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f'unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}')
+    args.work = os.path.abspath(args.work)
+    data = make_data(args)
+    runs = train_variants(args, data)
+    reports, commands = evaluate(args, data, runs)
+    for name, report in reports.items():
+        print(name, '  '.join(f'{key} {report["mean"].get(key)}' for key, _, _ in COLUMNS))
+    strip = frame_strip(reports, data, os.path.join(args.docs, 'images', 'quality_strip.png'))
+    write_results(args, runs, reports, commands, strip)
+
+
+if __name__ == '__main__':
+    main()
