@@ -39,7 +39,9 @@ def average_scalars(values, device):
 
 
 def cleanup():
+    """Leave the process group together: a gloo rank torn down while another still talks to it aborts."""
     if is_distributed():
+        dist.barrier()
         dist.destroy_process_group()
 
 
