@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data.layout import DEFAULT_FOLDERS, index_dataset
-from data.readers import (FLO_MAGIC, DataFileError, read_flo, read_frame, read_iuv, read_label3d, read_mask,
+from data.readers import (DataFileError, flo_header, read_flo, read_frame, read_iuv, read_label3d, read_mask,
                           read_openpose)
 from util.texture import atlas_tile_size
 
@@ -36,13 +36,11 @@ def _size_text(size):
 def _flo_problem(path, message):
     """A clearer message for a .flo whose data does not match its header (usually truncated)."""
     try:
-        with open(path, 'rb') as handle:
-            header = handle.read(12)
-        file_size = os.path.getsize(path)
+        header = flo_header(path)
     except OSError:
         return message
-    if len(header) == 12 and np.frombuffer(header[:4], np.float32)[0] == np.float32(FLO_MAGIC):
-        width, height = (int(v) for v in np.frombuffer(header[4:12], np.int32))
+    if header is not None:
+        width, height, file_size = header
         expected = 12 + 8 * width * height
         if 0 < width < 100000 and 0 < height < 100000 and file_size < expected:
             return (f'{path}: truncated .flo ({file_size} bytes, its {width}x{height} header needs {expected}); '

@@ -97,6 +97,17 @@ def write_mask(path, mask):
     _imwrite(path, np.where(mask, 255, 0).astype(np.uint8))
 
 
+def flo_header(path):
+    """(width, height, file size in bytes) from a .flo's header; None when the file is shorter than a
+    header or its magic is wrong. Raises OSError when it cannot be read."""
+    with open(path, 'rb') as handle:
+        header = handle.read(12)
+    if len(header) < 12 or np.frombuffer(header[:4], np.float32)[0] != np.float32(FLO_MAGIC):
+        return None
+    width, height = (int(v) for v in np.frombuffer(header[4:12], np.int32))
+    return width, height, os.path.getsize(path)
+
+
 def read_flo(path):
     """Middlebury .flo: float32 [H, W, 2] (u = x displacement, v = y displacement) in pixels."""
     _require_file(path)

@@ -17,7 +17,7 @@ import torch.nn as nn
 from models.base_model import BaseModel
 from models.networks import losses as L
 from models.networks.generators import GlobalGenerator
-from models.video_gan import (VideoDiscriminators, discriminate, discriminator_losses, generator_adversarial_losses,
+from models.video_gan import (adversarial_criteria, discriminate, discriminator_losses, generator_adversarial_losses,
                               loss_weights, no_sync, pose_channels, temporal_terms, unpack_clips, weighted_total)
 from util.distributed import all_ranks_true
 from util.image import tensor_to_image
@@ -52,9 +52,7 @@ class Pose2ImageModel(BaseModel):
         if not self.is_train:
             self.generator.eval()
             return
-        self.discriminators = VideoDiscriminators(opt).to(self.device)
-        self.gan_loss = L.GANLoss(opt.gan_mode)
-        self.vgg_loss = None if opt.no_vgg_loss else L.VGGLoss(L.VGG19Features(opt.vgg_weights)).to(self.device)
+        self.discriminators, self.gan_loss, self.vgg_loss = adversarial_criteria(opt, self.device)
         self.weights = loss_weights(opt)
         self.generator_ddp = self.wrap_distributed(self.generator)
         self.discriminators_ddp = self.wrap_distributed(self.discriminators)

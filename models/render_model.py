@@ -12,7 +12,7 @@ from models.base_model import BaseModel
 from models.networks import losses as L
 from models.networks.generators import DetailGenerator, UVGenerator
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
-from models.video_gan import (VideoDiscriminators, discriminate, discriminator_losses, generator_adversarial_losses,
+from models.video_gan import (adversarial_criteria, discriminate, discriminator_losses, generator_adversarial_losses,
                               loss_weights, no_sync, pose_channels, temporal_terms, to_clips, unpack_clips,
                               weighted_total)
 from util.distributed import all_ranks_true
@@ -74,9 +74,7 @@ class RenderModel(BaseModel):
         if not self.is_train:
             self.generator.eval()
             return
-        self.discriminators = VideoDiscriminators(opt).to(self.device)
-        self.gan_loss = L.GANLoss(opt.gan_mode)
-        self.vgg_loss = None if opt.no_vgg_loss else L.VGGLoss(L.VGG19Features(opt.vgg_weights)).to(self.device)
+        self.discriminators, self.gan_loss, self.vgg_loss = adversarial_criteria(opt, self.device)
         self.use_densepose = opt.use_densepose_loss or not opt.load_pretrain_TransG
         self.weights = loss_weights(opt)
         self.generator_ddp = self.wrap_distributed(self.generator, find_unused_parameters=opt.static_epochs > 0)

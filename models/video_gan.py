@@ -42,6 +42,12 @@ class VideoDiscriminators(nn.Module):
         return spatial, temporal
 
 
+def adversarial_criteria(opt, device):
+    """(discriminators, GAN loss, VGG loss or None with --no_vgg_loss) on the device."""
+    vgg_loss = None if opt.no_vgg_loss else L.VGGLoss(L.VGG19Features(opt.vgg_weights)).to(device)
+    return VideoDiscriminators(opt).to(device), L.GANLoss(opt.gan_mode), vgg_loss
+
+
 # ---------------------------------------------------------------- clips
 def unpack_clips(batch, device, keys=CLIP_KEYS):
     """Move ``keys`` of a clip batch to the device and flatten per-frame tensors [B, T, ...] to

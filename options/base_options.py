@@ -73,6 +73,22 @@ class BaseOptions:
         return opt
 
 
+def add_training_arguments(schedule, run):
+    """Flags that train.py and pretrainTrans.py share: epochs, Adam's beta1 and the non-finite-loss
+    guard in the schedule group; logging, checkpoint cadence and resuming in the run group."""
+    schedule.add_argument('--niter', type=int, default=10, help='epochs at the starting learning rate')
+    schedule.add_argument('--niter_decay', type=int, default=10, help='epochs of linear decay to zero')
+    schedule.add_argument('--beta1', type=float, default=0.5)
+    schedule.add_argument('--max_nan_steps', type=int, default=5,
+                          help='stop after this many non-finite losses in a row')
+    run.add_argument('--print_freq', type=int, default=100, help='iterations between loss log lines')
+    run.add_argument('--display_freq', type=int, default=500, help='iterations between HTML rows')
+    run.add_argument('--save_latest_freq', type=int, default=1000, help='iterations between latest saves')
+    run.add_argument('--save_epoch_freq', type=int, default=5, help='epochs between numbered checkpoints')
+    run.add_argument('--tf_log', action='store_true', help='TensorBoard scalars and images (tensorboardX)')
+    run.add_argument('--continue_train', action='store_true', help='resume from which_epoch')
+
+
 def resolve_device(gpu_ids):
     """Map --gpu_ids to a torch.device; torchrun ranks use their LOCAL_RANK GPU."""
     if gpu_ids == '-1' or (gpu_ids == 'auto' and not torch.cuda.is_available()):

@@ -5,7 +5,7 @@ The UV generator flags (--ngf_translate, --n_downsample_translate, --n_blocks_tr
 from the result (train.py --load_pretrain_TransG RUN_DIR). Samples are single frames: --clip_length
 is ignored (set to 1). --loadSize is 256 unless given; --eval_only takes the checkpoint's unless given.
 """
-from options.base_options import BaseOptions, save_options
+from options.base_options import BaseOptions, add_training_arguments, save_options
 
 # Options that fix the UV generator's architecture; --eval_only takes them from the checkpoint.
 ARCHITECTURE_OPTIONS = ('ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'norm',
@@ -24,24 +24,14 @@ class PretrainOptions(BaseOptions):
                                'exactly and no texture is learned here)')
 
         schedule = parser.add_argument_group('schedule')
-        schedule.add_argument('--niter', type=int, default=10, help='epochs at the starting learning rate')
-        schedule.add_argument('--niter_decay', type=int, default=10, help='epochs of linear decay to zero')
+        run = parser.add_argument_group('logging, checkpoints and evaluation')
+        add_training_arguments(schedule, run)
         schedule.add_argument('--lr', type=float, default=2e-4)
-        schedule.add_argument('--beta1', type=float, default=0.5)
-        schedule.add_argument('--max_nan_steps', type=int, default=5,
-                              help='stop after this many non-finite losses in a row')
 
         weights = parser.add_argument_group('loss weights')
         for name, value in (('part', 1.0), ('uv', 10.0), ('mask', 0.5)):
             weights.add_argument(f'--lambda_{name}', type=float, default=value)
 
-        run = parser.add_argument_group('logging, checkpoints and evaluation')
-        run.add_argument('--print_freq', type=int, default=100, help='iterations between loss log lines')
-        run.add_argument('--display_freq', type=int, default=500, help='iterations between HTML rows')
-        run.add_argument('--save_latest_freq', type=int, default=1000, help='iterations between latest saves')
-        run.add_argument('--save_epoch_freq', type=int, default=5, help='epochs between numbered checkpoints')
-        run.add_argument('--tf_log', action='store_true', help='TensorBoard scalars and images (tensorboardX)')
-        run.add_argument('--continue_train', action='store_true', help='resume from which_epoch')
         run.add_argument('--which_epoch', default='latest', help='checkpoint to resume from or evaluate')
         run.add_argument('--eval_only', action='store_true',
                          help='evaluate checkpoints_dir/name/<which_epoch>_checkpoint.pth on every frame of '

@@ -1,5 +1,5 @@
 """Training flags: schedule, stages, loss weights, logging and checkpoint cadence."""
-from options.base_options import BaseOptions
+from options.base_options import BaseOptions, add_training_arguments
 
 
 class TrainOptions(BaseOptions):
@@ -7,20 +7,17 @@ class TrainOptions(BaseOptions):
 
     def add_arguments(self, parser):
         schedule = parser.add_argument_group('schedule')
-        schedule.add_argument('--niter', type=int, default=10, help='epochs at the starting learning rate')
-        schedule.add_argument('--niter_decay', type=int, default=10, help='epochs of linear decay to zero')
+        run = parser.add_argument_group('logging and checkpoints')
+        add_training_arguments(schedule, run)
         schedule.add_argument('--static_epochs', type=int, default=3,
                               help='first epochs train the raw RGB texture render only (no D2G, no GAN)')
         schedule.add_argument('--lr', type=float, default=2e-4, help='generators (UV generator, D2G)')
         schedule.add_argument('--lr_texture', type=float, default=1e-3)
         schedule.add_argument('--lr_background', type=float, default=1e-3)
         schedule.add_argument('--lr_D', type=float, default=2e-4)
-        schedule.add_argument('--beta1', type=float, default=0.5)
         schedule.add_argument('--flip', action='store_true',
                               help='horizontal flip augmentation (off by default: a mirrored frame shows the '
                                    'person\'s asymmetric clothing on the wrong side of the one texture)')
-        schedule.add_argument('--max_nan_steps', type=int, default=5,
-                              help='stop after this many non-finite losses in a row')
 
         gan = parser.add_argument_group('discriminators')
         gan.add_argument('--gan_mode', choices=['lsgan', 'hinge', 'vanilla'], default='lsgan')
@@ -41,13 +38,6 @@ class TrainOptions(BaseOptions):
                              help='UV/part supervision from DensePose when a pre-trained UV generator is '
                                   'loaded (always on when training from scratch)')
 
-        run = parser.add_argument_group('logging and checkpoints')
-        run.add_argument('--print_freq', type=int, default=100, help='iterations between loss log lines')
-        run.add_argument('--display_freq', type=int, default=500, help='iterations between HTML rows')
-        run.add_argument('--save_latest_freq', type=int, default=1000, help='iterations between latest saves')
-        run.add_argument('--save_epoch_freq', type=int, default=5, help='epochs between numbered checkpoints')
-        run.add_argument('--tf_log', action='store_true', help='TensorBoard scalars and images (tensorboardX)')
-        run.add_argument('--continue_train', action='store_true', help='resume from which_epoch')
         run.add_argument('--which_epoch', default='latest')
         run.add_argument('--load_pretrain_TransG', default=None, help='run folder of a pre-trained UV generator')
         run.add_argument('--which_epoch_TransG', default='latest')

@@ -1,5 +1,4 @@
 """data.check: a fresh synthetic dataset passes; each kind of damage fails naming the file; nothing is written."""
-import hashlib
 import os
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from data import synthetic
 from data.check import check_dataset
 from data.layout import index_dataset
 from data.readers import read_frame, read_iuv, write_flo, write_frame, write_iuv, write_openpose
+from tests.helpers import snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES, HEIGHT, WIDTH = 6, 48, 64
@@ -22,18 +22,6 @@ def dataset(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('check') / 'person')
     synthetic.generate(root, FRAMES, HEIGHT, WIDTH, seed=1)
     return root
-
-
-def _snapshot(root):
-    """{relative path: (sha256, mtime_ns)} of every file under root."""
-    state = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as handle:
-                state[os.path.relpath(path, root)] = (hashlib.sha256(handle.read()).hexdigest(),
-                                                      os.stat(path).st_mtime_ns)
-    return state
 
 
 def _run_cli(root, *args):
@@ -138,9 +126,9 @@ def _damaged_copy(dataset, tmp_path):
 def test_damage_is_reported_naming_the_file(dataset, tmp_path, damage):
     copy, files = _damaged_copy(dataset, tmp_path)
     culprit, words = DAMAGES[damage](files)
-    before = _snapshot(copy)
+    before = snapshot(copy)
     _, problems = check_dataset(copy)
-    assert _snapshot(copy) == before
+    assert snapshot(copy) == before
     named = [p for p in problems if culprit in p]
     assert named, f'no problem names {culprit}: {problems}'
     assert any(words in p for p in named), f'{words!r} not in {named}'
@@ -158,7 +146,7 @@ def test_cli_lists_every_problem_and_fails(dataset, tmp_path):
 
 
 def test_checker_modifies_nothing(dataset):
-    before = _snapshot(dataset)
+    before = snapshot(dataset)
     check_dataset(dataset)
     assert _run_cli(dataset).returncode == 0
-    assert _snapshot(dataset) == before
+    assert snapshot(dataset) == before

@@ -16,16 +16,11 @@ import torch
 from data.clip_dataset import resize_image
 from data.readers import read_frame, read_openpose, write_frame, write_openpose
 from data.synthetic import generate
+from tests.helpers import ROOT, TINY
 from util.pose import draw_pose, scale_pose
 from util.pose_align import clean_sequence
 from util.video import read_video
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# the tiny CPU configuration of tests/test_train.py
-TINY = ['--gpu_ids', '-1', '--loadSize', '64', '--ngf_translate', '8', '--n_downsample_translate', '2',
-        '--n_blocks_translate', '1', '--ngf', '8', '--n_downsample_global', '2', '--n_blocks_global', '1',
-        '--ndf', '8', '--num_D', '1', '--n_layers_D', '2', '--tex_size', '16', '--tex_feat', '4',
-        '--no_vgg_loss', '--batchSize', '2', '--nThreads', '0', '--data_ratio', '0.9']
 FRAMES, SIZE = 24, 64
 MEASURED = {}        # numbers for the report (pytest -s prints them)
 

@@ -14,14 +14,9 @@ import pytest
 import torch
 
 from data.synthetic import generate
+from tests.helpers import ROOT, TINY
 from tests.test_metrics import write_lpips_weights
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# the tiny CPU configuration of tests/test_train.py
-TINY = ['--gpu_ids', '-1', '--loadSize', '64', '--ngf_translate', '8', '--n_downsample_translate', '2',
-        '--n_blocks_translate', '1', '--ngf', '8', '--n_downsample_global', '2', '--n_blocks_global', '1',
-        '--ndf', '8', '--num_D', '1', '--n_layers_D', '2', '--tex_size', '16', '--tex_feat', '4',
-        '--no_vgg_loss', '--batchSize', '2', '--nThreads', '0', '--data_ratio', '0.9']
 FILES = ('metrics.json', 'per_frame.csv', 'index.html', 'images/plot_psnr.png', 'images/plot_ssim.png',
          'images/plot_warp_error.png', 'images/best_1.png', 'images/worst_1.png')
 

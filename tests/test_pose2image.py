@@ -6,7 +6,6 @@ import glob
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 from data.readers import read_frame
 from data.synthetic import generate
+from tests.helpers import logged
 from util.checkpoint import load_checkpoint
 from util.video import read_video
 
@@ -37,16 +37,6 @@ def load_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def logged(run_dir, loss_name, phase='train'):
-    values = []
-    for line in open(os.path.join(run_dir, 'loss_log.txt')):
-        if f'phase: {phase},' in line:
-            match = re.search(rf' {loss_name}: ([0-9.e+-]+)', line)
-            if match:
-                values.append(float(match.group(1)))
-    return values
 
 
 @pytest.fixture(scope='module')

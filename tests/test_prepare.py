@@ -3,7 +3,6 @@ checker, with flow that aligns frames about as well as the exact flow and a back
 true one; a run killed during the flow resumes without redoing finished pairs or leaving broken files;
 bad inputs fail with clear messages and lose nothing."""
 import glob
-import hashlib
 import os
 import shutil
 import signal
@@ -18,6 +17,7 @@ import torch
 import prepare_dataset
 from data import synthetic
 from data.check import check_dataset
+from tests.helpers import snapshot
 from data.prepare.background import masked_median
 from data.prepare.files import TEMP_MARK, flo_ok, image_ok, write_bytes
 from data.prepare.frames import Resizer
@@ -30,18 +30,6 @@ from util.video import VideoWriter
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES, SIZE = 48, 256
 PAIRS = FRAMES - 1
-
-
-def _snapshot(root):
-    """{relative path: (sha256, mtime_ns)} of every file under root."""
-    state = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as handle:
-                state[os.path.relpath(path, root)] = (hashlib.sha256(handle.read()).hexdigest(),
-                                                      os.stat(path).st_mtime_ns)
-    return state
 
 
 def _run(argv, capsys):
@@ -154,10 +142,10 @@ def test_video_becomes_a_checked_dataset_with_accurate_flow_and_background(synth
 
 def test_rerun_skips_everything(prepared, video, capsys):
     root, _ = prepared
-    before = _snapshot(root)
+    before = snapshot(root)
     code, out, _ = _run(['--video', video, '--out', root], capsys)
     assert code == 0
-    after = _snapshot(root)
+    after = snapshot(root)
     del before['prepare_log.txt'], after['prepare_log.txt']
     assert after == before                           # not one file rewritten
     assert f'all {FRAMES} frames already extracted (skipped)' in out
@@ -238,12 +226,12 @@ def test_existing_flownet2_output_is_kept(tmp_path, synth, capsys):
         os.makedirs(os.path.join(root, kind))
         for k, path in enumerate(sorted(glob.glob(os.path.join(synth, kind, '*.flo')))):
             shutil.copy(path, os.path.join(root, kind, f'{k:06d}.flo'))
-    before = {kind: _snapshot(os.path.join(root, kind)) for kind in ('flow', 'flow_inv', 'seed')}
+    before = {kind: snapshot(os.path.join(root, kind)) for kind in ('flow', 'flow_inv', 'seed')}
     code, out, _ = _run(['--out', root], capsys)
     assert code == 0
     assert f'kept the {PAIRS} .flo files in flow/ and flow_inv/' in out
     assert f'{PAIRS} of {PAIRS} pairs already done (skipped), 0 computed' in out
-    assert {kind: _snapshot(os.path.join(root, kind)) for kind in before} == before
+    assert {kind: snapshot(os.path.join(root, kind)) for kind in before} == before
     assert 'no masks: bg.jpg is the plain temporal median' in out
     assert 'DensePose IUV' in out and '--write_json' in out and 'frame00001_IUV.png' in out
     assert os.path.isfile(os.path.join(root, 'bg.jpg'))
@@ -303,12 +291,12 @@ def test_existing_dataset_with_other_frame_count(tmp_path, video, capsys):
     for k in range(5):
         write_frame(str(root / 'data' / f'frame{k + 1:05d}.jpg'), np.full((SIZE, SIZE, 3), 40 * k, np.uint8))
     (root / 'notes.txt').write_text('mine')
-    before = _snapshot(str(root))
+    before = snapshot(str(root))
     code, _, err = _run(['--video', video, '--out', str(root)], capsys)
     assert code == 2
     assert f'holds 5 frames, {video} gives {FRAMES}' in err
     assert '--overwrite' in err and 'another --out' in err
-    assert _snapshot(str(root)) == before
+    assert snapshot(str(root)) == before
 
     # with --overwrite the old frames are moved aside, not deleted
     code, _, err = _run(['--video', video, '--out', str(root), '--overwrite'], capsys)

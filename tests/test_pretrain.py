@@ -3,10 +3,8 @@ it never saw, train.py starts from it, kill -9 + resume continues, torchrun keep
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -18,10 +16,9 @@ from models.render_model import RenderModel
 from models.trans_model import TransModel
 from options.pretrain_options import PretrainOptions
 from options.train_options import TrainOptions
-from test_train import TINY, logged
+from tests.helpers import ROOT, TINY, kill_once_saved, logged
 from util.checkpoint import load_checkpoint
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UV_FLAGS = ['--ngf_translate', '8', '--n_downsample_translate', '2', '--n_blocks_translate', '1']   # = TINY's
 PRETRAIN = ['--gpu_ids', '-1', '--loadSize', '64', *UV_FLAGS, '--batchSize', '4', '--nThreads', '0']
 FIT = ['--niter', '15', '--niter_decay', '5', '--lr', '0.004', '--print_freq', '10', '--display_freq', '100']
@@ -127,14 +124,7 @@ def test_kill_and_resume_continues(datasets, tmp_path):
                 '--niter', str(niter), '--niter_decay', '0', '--save_latest_freq', '3', '--print_freq', '1']
 
     latest = tmp_path / 'resume' / 'latest_checkpoint.pth'
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'pretrainTrans.py'), *args(40)], cwd=ROOT,
-                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not latest.exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, 'pre-training ended before it could be killed'
+    kill_once_saved([sys.executable, os.path.join(ROOT, 'pretrainTrans.py'), *args(40)], latest, env=ENV)
     saved = load_checkpoint(str(latest))['progress']
     per_epoch = 5                                         # 21 training frames, batches of 4
     assert 3 <= saved['iteration'] < 3 * per_epoch and saved['iteration'] % 3 == 0, saved

@@ -2,21 +2,15 @@
 exact, torchrun keeps ranks in sync, a pre-trained UV generator can be started from."""
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from data.synthetic import generate
+from tests.helpers import ROOT, TINY, kill_once_saved, logged
 from util.checkpoint import load_checkpoint
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ['--gpu_ids', '-1', '--loadSize', '64', '--ngf_translate', '8', '--n_downsample_translate', '2',
-        '--n_blocks_translate', '1', '--ngf', '8', '--n_downsample_global', '2', '--n_blocks_global', '1',
-        '--ndf', '8', '--num_D', '1', '--n_layers_D', '2', '--tex_size', '16', '--tex_feat', '4',
-        '--no_vgg_loss', '--batchSize', '2', '--nThreads', '0', '--data_ratio', '0.9']
 
 
 @pytest.fixture(scope='module')
@@ -36,16 +30,6 @@ def run_train(dataset, checkpoints, name, *extra):
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
-
-
-def logged(run_dir, loss_name, phase='train'):
-    values = []
-    for line in open(os.path.join(run_dir, 'loss_log.txt')):
-        if f'phase: {phase},' in line:
-            match = re.search(rf' {loss_name}: ([0-9.e+-]+)', line)
-            if match:
-                values.append(float(match.group(1)))
-    return values
 
 
 def test_training_lowers_losses_and_writes_page(dataset, tmp_path):
@@ -75,14 +59,7 @@ def test_kill_and_resume_is_exact(dataset, tmp_path):
     args = ('--niter', '3', '--niter_decay', '0', '--static_epochs', '1', '--save_latest_freq', '4',
             '--print_freq', '1', '--display_freq', '1000')
     latest = tmp_path / 'resume' / 'latest_checkpoint.pth'
-    process = subprocess.Popen(train_command(dataset, tmp_path, 'resume', *args), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not latest.exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, 'training ended before it could be killed'
+    kill_once_saved(train_command(dataset, tmp_path, 'resume', *args), latest)
     saved = load_checkpoint(str(latest))['progress']
     assert 4 <= saved['iteration'] < 30
 

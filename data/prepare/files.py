@@ -14,7 +14,7 @@ import time
 import cv2
 import numpy as np
 
-from data.readers import FLO_MAGIC
+from data.readers import FLO_MAGIC, flo_header
 
 TEMP_MARK = '.prepare-tmp'
 _TEMP_NAME = re.compile(r'^\..+' + re.escape(TEMP_MARK) + r'\d+$')
@@ -71,14 +71,12 @@ def write_flo(path, flow):
 def flo_ok(path, size=None):
     """True when path is a complete .flo (magic, header, exact data length); size (H, W) must match if given."""
     try:
-        with open(path, 'rb') as handle:
-            header = handle.read(12)
-        file_size = os.path.getsize(path)
+        header = flo_header(path)
     except OSError:
         return False
-    if len(header) < 12 or np.frombuffer(header[:4], np.float32)[0] != np.float32(FLO_MAGIC):
+    if header is None:
         return False
-    width, height = (int(v) for v in np.frombuffer(header[4:12], np.int32))
+    width, height, file_size = header
     if size is not None and (height, width) != tuple(size):
         return False
     return width > 0 and height > 0 and file_size == 12 + 8 * width * height
