@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def parse_args():
     parser.add_argument('--infer_frames', type=int, default=8)
     parser.add_argument('--gpu_ids', default='auto')
     parser.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none')
+    parser.add_argument('--flags', default='', help='more train.py flags, e.g. "--checkpoint_activations"')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch default)')
     parser.add_argument('--parts', default='sampling,data,train,infer', help='which measurements to run')
     parser.add_argument('--json', default=None, help='also write the results to this file')
@@ -82,7 +84,7 @@ def model_options(args, workdir):
         '--name', 'benchmark', '--checkpoints_dir', os.path.join(workdir, 'checkpoints'),
         '--dataroot', os.path.join(workdir, 'data'), '--loadSize', str(args.size), '--gpu_ids', args.gpu_ids,
         '--amp', args.amp, '--static_epochs', '0', '--nThreads', '0', '--data_ratio', '1.0',
-        '--vgg_weights', os.path.join(workdir, 'vgg19_random.pth')]
+        '--vgg_weights', os.path.join(workdir, 'vgg19_random.pth')] + shlex.split(args.flags)
     return TrainOptions().parse(flags, save=False)
 
 
@@ -150,7 +152,8 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         prepare(args, workdir)
         device = model_options(args, workdir).device
-        results = {'preset': args.preset, 'size': args.size, 'amp': args.amp, 'device': str(device),
+        results = {'preset': args.preset, 'size': args.size, 'amp': args.amp, 'flags': args.flags,
+                   'device': str(device),
                    'threads': args.threads or torch.get_num_threads(), 'matmul_gflops': matmul_gflops(device)}
         print(f'{args.preset} preset at {args.size}px on {device} ({results["threads"]} threads, amp {args.amp}); '
               f'fp32 2048^2 matmul: {results["matmul_gflops"]:.0f} GFLOP/s', flush=True)

@@ -26,6 +26,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Subset
 
 from data.clip_dataset import ClipDataset, collate_clips, seed_worker
 from data.sampler import batches_per_epoch
+from models import apply_recompute
 from models.trans_model import METRICS, TransModel, add_sums, metrics_from_sums
 from options.pretrain_options import ARCHITECTURE_OPTIONS, DEFAULT_LOAD_SIZE, PretrainOptions
 from train import make_loader, resume_point
@@ -238,7 +239,7 @@ def main(args=None):
         raise SystemExit(f'{opt.dataroot}: {len(train_set)} training frames are fewer than batchSize x processes '
                          f'({opt.batchSize} x {world_size}); lower --batchSize or add frames')
 
-    model = TransModel(opt)
+    model = apply_recompute(TransModel(opt), opt)
     progress = {'epoch': 1, 'epoch_iter': 0, 'iteration': 0}
     if opt.continue_train:
         progress = model.load(opt.which_epoch)

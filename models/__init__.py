@@ -1,6 +1,8 @@
 """Model construction from options."""
 import torch
 
+from models.networks.recompute import set_recompute
+
 MODELS = ('render', 'pose2image')
 
 
@@ -17,11 +19,23 @@ def create_model(opt, dataset=None, working_size=None):
             background = dataset.load_background()
         else:
             background = torch.zeros(3, *working_size) if working_size is not None else None
-        return RenderModel(opt, texture_init=texture, background_init=background)
-    if opt.model == 'pose2image':
+        model = RenderModel(opt, texture_init=texture, background_init=background)
+    elif opt.model == 'pose2image':
         from models.pose2image_model import Pose2ImageModel
-        return Pose2ImageModel(opt, working_size=dataset.working_size if dataset is not None else working_size)
-    raise ValueError(f'unknown --model {opt.model!r}; one of {MODELS}')
+        model = Pose2ImageModel(opt, working_size=dataset.working_size if dataset is not None else working_size)
+    else:
+        raise ValueError(f'unknown --model {opt.model!r}; one of {MODELS}')
+    return apply_recompute(model, opt)
+
+
+def apply_recompute(model, opt):
+    """With --checkpoint_activations, every network of the model that supports it (generators,
+    discriminators, VGG) recomputes its activations in backward instead of keeping them."""
+    if getattr(opt, 'checkpoint_activations', False):
+        for module in vars(model).values():
+            if isinstance(module, torch.nn.Module):
+                set_recompute(module)
+    return model
 
 
 def checkpoint_working_size(state):

@@ -9,7 +9,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from util.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from util.distributed import is_distributed
+from util.distributed import all_ranks_true, is_distributed
 
 AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
@@ -49,6 +49,16 @@ class BaseModel:
         device_ids = [self.device.index] if self.device.type == 'cuda' else None
         return DistributedDataParallel(module, device_ids=device_ids,
                                        find_unused_parameters=find_unused_parameters)
+
+    def guarded_step(self, name, total, allowed=True):
+        """Backward and step optimizer ``name`` when ``total`` is finite on every rank (and ``allowed``);
+        returns that finiteness, so that all ranks skip a bad step together."""
+        finite = all_ranks_true(bool(torch.isfinite(total.detach())), self.device)
+        self.optimizers[name].zero_grad(set_to_none=True)
+        if finite and allowed:
+            self.scaler.scale(total).backward()
+            self.scaler.step(self.optimizers[name])
+        return finite
 
     def make_adam(self, groups):
         """Adam over (module, lr) groups; each group remembers its base lr for the schedule."""

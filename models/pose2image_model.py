@@ -19,7 +19,6 @@ from models.networks import losses as L
 from models.networks.generators import GlobalGenerator
 from models.video_gan import (adversarial_criteria, discriminate, discriminator_losses, generator_adversarial_losses,
                               loss_weights, no_sync, pose_channels, temporal_terms, unpack_clips, weighted_total)
-from util.distributed import all_ranks_true
 from util.image import tensor_to_image
 
 BATCH_KEYS = ('pose', 'image', 'flow', 'flow_inv')       # what the baseline reads of a clip batch
@@ -109,21 +108,13 @@ class Pose2ImageModel(BaseModel):
             result = self.generator_ddp(data['pose'])
             g_losses = self._generator_losses(data, result)
             g_total = weighted_total(g_losses, self.weights)
-        finite = all_ranks_true(bool(torch.isfinite(g_total.detach())), self.device)
-        self.optimizers['G'].zero_grad(set_to_none=True)
-        if finite:
-            self.scaler.scale(g_total).backward()
-            self.scaler.step(self.optimizers['G'])
+        finite = self.guarded_step('G', g_total)
         for p in self.discriminators.parameters():
             p.requires_grad_(True)
         with self.autocast():
             d_losses = discriminator_losses(self.gan_loss, self._discriminate(data, result['output'].detach()))
             d_total = 0.5 * sum(d_losses.values())
-        d_finite = all_ranks_true(bool(torch.isfinite(d_total.detach())), self.device)
-        self.optimizers['D'].zero_grad(set_to_none=True)
-        if finite and d_finite:
-            self.scaler.scale(d_total).backward()
-            self.scaler.step(self.optimizers['D'])
+        d_finite = self.guarded_step('D', d_total, allowed=finite)
         self.scaler.update()
         self.visual_cache.update(data=data, result={k: v.detach() for k, v in result.items()})
         losses = {f'G_{k}': v.detach() for k, v in g_losses.items()}

@@ -15,7 +15,6 @@ from models.networks.texture import LearnableBackground, NeuralTexture, composit
 from models.video_gan import (adversarial_criteria, discriminate, discriminator_losses, generator_adversarial_losses,
                               loss_weights, no_sync, pose_channels, temporal_terms, to_clips, unpack_clips,
                               weighted_total)
-from util.distributed import all_ranks_true
 from util.image import part_map_to_image, part_probs_to_image, select_part_uv, tensor_to_image, uv_to_images
 from util.texture import tensor_to_atlas
 
@@ -165,11 +164,7 @@ class RenderModel(BaseModel):
         if self.full_stage:
             for p in self.discriminators.parameters():
                 p.requires_grad_(False)
-        finite = all_ranks_true(bool(torch.isfinite(g_total.detach())), self.device)
-        self.optimizers['G'].zero_grad(set_to_none=True)
-        if finite:
-            self.scaler.scale(g_total).backward()
-            self.scaler.step(self.optimizers['G'])
+        finite = self.guarded_step('G', g_total)
         losses = {f'G_{k}': v.detach() for k, v in g_losses.items()}
         if self.full_stage:
             for p in self.discriminators.parameters():
@@ -177,12 +172,7 @@ class RenderModel(BaseModel):
             with self.autocast():
                 d_losses = self._discriminator_losses(data, result)
                 d_total = 0.5 * sum(d_losses.values())
-            d_finite = all_ranks_true(bool(torch.isfinite(d_total.detach())), self.device)
-            self.optimizers['D'].zero_grad(set_to_none=True)
-            if finite and d_finite:
-                self.scaler.scale(d_total).backward()
-                self.scaler.step(self.optimizers['D'])
-            finite = finite and d_finite
+            finite = self.guarded_step('D', d_total, allowed=finite) and finite
             losses.update({k: v.detach() for k, v in d_losses.items()})
         self.scaler.update()
         self._remember(data, result)

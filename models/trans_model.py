@@ -17,7 +17,6 @@ from models.base_model import BaseModel
 from models.networks import losses as L
 from models.networks.generators import UVGenerator
 from models.render_model import pose_channels, weighted_total
-from util.distributed import all_ranks_true
 from util.image import part_map_to_image, part_probs_to_image, select_part_uv, tensor_to_image, uv_to_images
 
 METRICS = ('part_acc', 'part_acc_person', 'uv_error')
@@ -100,11 +99,7 @@ class TransModel(BaseModel):
             result = self.trans_ddp(data['pose'])
             losses = self.losses(data, result)
             total = weighted_total(losses, self.weights)
-        finite = all_ranks_true(bool(torch.isfinite(total.detach())), self.device)
-        self.optimizers['G'].zero_grad(set_to_none=True)
-        if finite:
-            self.scaler.scale(total).backward()
-            self.scaler.step(self.optimizers['G'])
+        finite = self.guarded_step('G', total)
         self.scaler.update()
         self.visual_cache = {'data': data, 'result': {k: v.detach() for k, v in result.items()}}
         return {name: float(value.detach()) for name, value in losses.items()}, finite

@@ -53,6 +53,9 @@ class BaseOptions:
         model.add_argument('--d2g_use_pose', action='store_true', help='also feed the pose image to D2G')
         model.add_argument('--tex_size', type=int, default=200)
         model.add_argument('--tex_feat', type=int, default=15, help='neural feature channels per texel')
+        model.add_argument('--checkpoint_activations', action='store_true',
+                           help='training keeps fewer activations and recomputes them in backward: less memory, '
+                                'about a third more time per step (not with --norm batch)')
         model.add_argument('--tex_min_prob', type=float, default=0.0,
                            help='texture sampling skips (pixel, part) pairs with a smaller part probability '
                                 '(e.g. 1e-3: about 4x faster sampling, approximate gradients; 0 = exact)')
@@ -65,6 +68,9 @@ class BaseOptions:
         opt.is_train = self.is_train
         opt.size_multiple = 2 ** max(opt.n_downsample_translate, opt.n_downsample_global)
         opt.require_densepose = opt.model == 'render'      # the pose2image baseline reads no DensePose
+        if opt.checkpoint_activations and opt.norm == 'batch':
+            self.parser.error('--checkpoint_activations recomputes the forward pass and would update batch norm '
+                              'statistics twice; use --norm instance or none')
         if opt.clip_length < 2:
             self.parser.error('--clip_length must be at least 2 (temporal losses need neighbours)')
         opt.device = resolve_device(opt.gpu_ids)

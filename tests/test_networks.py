@@ -10,6 +10,7 @@ from models.networks.discriminators import MultiscaleDiscriminator, NLayerDiscri
 from models.networks.generators import DetailGenerator, GlobalGenerator, UVGenerator, count_parameters
 from models.networks.losses import (GANLoss, VGG19Features, VGGLoss, background_prob, feature_matching_loss,
                                     mask_bce, masked_uv_l1, part_cross_entropy, temporal_l1)
+from models.networks.recompute import set_recompute
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
 from util.texture import atlas_to_tensor
 
@@ -304,3 +305,45 @@ def test_mask_bce_matches_person_probability():
     confident[:, 3] = 30  # certainly person
     assert mask_bce(confident, torch.ones(1, 2, 2)) < 1e-6
     assert mask_bce(confident, torch.zeros(1, 1, 2, 2)) > 10  # finite and large, no log(0)
+
+
+def _saved_bytes_and_grads(network, x, recompute):
+    """Bytes autograd keeps for backward during network(x), and the gradients of input and parameters."""
+    set_recompute(network, recompute)
+    saved = []
+    x = x.detach().clone().requires_grad_(True)
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel() * t.element_size()) or t,
+                                                  lambda t: t):
+        out = network(x)
+    loss = sum(o.float().pow(2).mean() for o in (out if isinstance(out, list) else [out]))
+    loss.backward()
+    grads = [x.grad] + [p.grad.clone() for p in network.parameters() if p.grad is not None]
+    network.zero_grad(set_to_none=True)
+    return sum(saved), grads
+
+
+@pytest.mark.parametrize('build', ['generator', 'discriminator', 'vgg'])
+def test_recompute_keeps_less_and_gives_the_same_gradients(build, tmp_path):
+    torch.manual_seed(0)
+    if build == 'generator':
+        network, x = GlobalGenerator(3, 3, ngf=8, n_downsampling=2, n_blocks=3), torch.randn(2, 3, 32, 32)
+    elif build == 'discriminator':
+        network, x = NLayerDiscriminator(6, ndf=8, n_layers=3), torch.randn(2, 6, 32, 32)
+    else:
+        torch.save(_random_vgg_features_state(), tmp_path / 'vgg.pth')
+        network, x = VGG19Features(str(tmp_path / 'vgg.pth')), torch.rand(2, 3, 32, 32) * 2 - 1
+    kept, expected = _saved_bytes_and_grads(network, x, recompute=False)
+    kept_recompute, grads = _saved_bytes_and_grads(network, x, recompute=True)
+    assert kept_recompute < 0.7 * kept, (kept_recompute, kept)
+    assert len(grads) == len(expected)
+    for grad, reference in zip(grads, expected):
+        assert torch.allclose(grad, reference, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        outputs = _as_list(network(x))
+        set_recompute(network, False)
+        assert all(torch.equal(a, b) for a, b in zip(outputs, _as_list(network(x))))
+    print(f'\n{build}: autograd keeps {kept_recompute / kept:.2f}x the bytes with recompute')
+
+
+def _as_list(out):
+    return out if isinstance(out, list) else [out]

@@ -6,11 +6,14 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
+from data.clip_dataset import ClipDataset, collate_clips
 from data.synthetic import generate
+from models import create_model
+from options.train_options import TrainOptions
 from tests.helpers import ROOT, TINY, kill_once_saved, logged
 from util.checkpoint import load_checkpoint
-
 
 
 @pytest.fixture(scope='module')
@@ -93,3 +96,37 @@ def test_start_from_pretrained_uv_generator_without_densepose_loss(dataset, tmp_
     missing = subprocess.run(train_command(dataset, tmp_path, 'bad', '--load_pretrain_TransG',
                                            str(tmp_path / 'nowhere')), cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode != 0 and 'nowhere' in missing.stderr and 'not found' in missing.stderr
+
+
+@pytest.mark.parametrize('model_name', ['render', 'pose2image'])
+def test_checkpoint_activations_trains_identically(dataset, tmp_path, model_name):
+    """Recomputing activations in backward changes memory, not the training: the same steps give the
+    same losses (VGG on, from a weight file, so that its recompute runs too)."""
+    import torchvision
+    vgg = tmp_path / 'vgg.pth'
+    torch.manual_seed(0)
+    torch.save(torchvision.models.vgg19().features.state_dict(), vgg)
+    flags = [f for f in TINY if f != '--no_vgg_loss'] + [
+        '--model', model_name, '--dataroot', dataset, '--checkpoints_dir', str(tmp_path), '--vgg_weights', str(vgg),
+        '--static_epochs', '0']
+    histories = []
+    for extra in ([], ['--checkpoint_activations']):
+        opt = TrainOptions().parse(flags + extra, save=False)
+        data = ClipDataset.from_options(opt, 'train')
+        torch.manual_seed(0)
+        model = create_model(opt, data)
+        model.set_epoch(1)
+        flags_set = [m.recompute for net in (model.generator, model.discriminators, model.vgg_loss)
+                     for m in net.modules() if hasattr(m, 'recompute')]
+        assert len(flags_set) >= 3 and all(flag == bool(extra) for flag in flags_set)
+        history = []
+        for step in range(3):
+            losses, finite = model.train_step(collate_clips([data[2 * step], data[2 * step + 1]]))
+            assert finite
+            history.append(losses)
+        histories.append(history)
+    plain, recomputed = histories
+    for a, b in zip(plain, recomputed):
+        assert a.keys() == b.keys() and 'G_vgg' in a
+        for name in a:
+            assert abs(a[name] - b[name]) <= 1e-4 * max(1.0, abs(a[name])), (name, a[name], b[name])

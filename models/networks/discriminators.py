@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import recompute
 from .generators import norm_layer
 
 
@@ -32,11 +33,13 @@ class NLayerDiscriminator(nn.Module):
             ch = out
         blocks.append(nn.Sequential(nn.Conv2d(ch, 1, kw, stride=1, padding=pad)))
         self.blocks = nn.ModuleList(blocks)
+        self.recompute = False
 
     def forward(self, x):
+        enabled = recompute.active(self, x)
         features = []
         for block in self.blocks:
-            x = block(x)
+            x = recompute.run(block, x, enabled)
             features.append(x)
         return features
 

@@ -8,6 +8,8 @@
 import torch
 import torch.nn as nn
 
+from . import recompute
+
 NUM_PARTS = 24  # DensePose body parts; part logits add one background class
 
 
@@ -73,6 +75,7 @@ class GlobalGenerator(nn.Module):
             ch //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, output_nc, 7)]
         self.model = nn.Sequential(*layers)
+        self.recompute = False
 
     def check_size(self, height, width):
         """Raise a ValueError unless height and width are divisible by 2**n_downsampling."""
@@ -85,7 +88,7 @@ class GlobalGenerator(nn.Module):
 
     def forward(self, x):
         self.check_size(x.shape[-2], x.shape[-1])
-        return self.model(x)
+        return recompute.run_sequential(self.model, x, recompute.active(self, x))
 
 
 class UVGenerator(nn.Module):

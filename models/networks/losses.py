@@ -8,6 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+from . import recompute
 from .generators import NUM_PARTS
 
 
@@ -121,6 +122,7 @@ class VGG19Features(nn.Module):
         starts = (0,) + VGG_SLICE_ENDS[:-1]
         self.slices = nn.ModuleList(features[a:b] for a, b in zip(starts, VGG_SLICE_ENDS))
         self.requires_grad_(False)
+        self.recompute = False
         self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
         self.eval()
@@ -130,9 +132,10 @@ class VGG19Features(nn.Module):
 
     def forward(self, x):
         x = ((x + 1) / 2 - self.mean) / self.std
+        enabled = recompute.active(self, x)
         out = []
         for s in self.slices:
-            x = s(x)
+            x = recompute.run(s, x, enabled)
             out.append(x)
         return out
 
