@@ -61,7 +61,8 @@ def parse_args():
     parser.add_argument('--seed', type=int, default=0, help='the synthetic person')
     parser.add_argument('--work', default=os.path.join(ROOT, 'bench_quality'), help='working folder')
     parser.add_argument('--docs', default=os.path.join(ROOT, 'docs'), help='where RESULTS.md goes')
-    parser.add_argument('--variants', default=','.join(VARIANTS), help='comma-separated subset of ' + ', '.join(VARIANTS))
+    parser.add_argument('--variants', default=','.join(VARIANTS),
+                        help='comma-separated subset of ' + ', '.join(VARIANTS))
     return parser.parse_args()
 
 
@@ -69,7 +70,8 @@ def run(command, log=None):
     print('+', ' '.join(command), flush=True)
     start = time.time()
     with open(log, 'a') if log else open(os.devnull, 'w') as sink:
-        result = subprocess.run(command, cwd=ROOT, stdout=sink if log else None, stderr=subprocess.STDOUT if log else None)
+        result = subprocess.run(command, cwd=ROOT, stdout=sink if log else None,
+                                stderr=subprocess.STDOUT if log else None)
     if result.returncode:
         raise SystemExit(f'failed ({result.returncode}): {" ".join(command)}' + (f'; see {log}' if log else ''))
     return time.time() - start
@@ -213,28 +215,46 @@ def quality_table(reports, runs):
     return lines
 
 
+# The original research code at its own configuration on this kind of machine (2 threads): seconds per
+# training iteration, peak RSS in GB, texture sampling forward + backward in seconds (issue 3).
+ORIGINAL_CODE = {256: (27.5, 8.5, 4.5), 512: (119.8, 20.2, 14.3)}
+
+
 def speed_table(folder):
-    """The benchmark.py --json results kept in docs/speed/, one row each."""
+    """The benchmark.py --json results kept in docs/speed/, one row each; ratios against the original code."""
     files = sorted(f for f in os.listdir(folder) if f.endswith('.json')) if os.path.isdir(folder) else []
-    lines = ['| preset | size | amp | s/iter | peak memory (GB) | TFLOP/iter | FLOP floor (s) | share of floor | '
-             'inference (frames/s) | texture sampling fwd+bwd (s) |', '|---' * 10 + '|']
+    lines = ['| preset | size | amp | flags | s/iter (x original) | peak memory GB (x original) | TFLOP/iter | '
+             'share of FLOP floor | inference frames/s | texture sampling fwd+bwd s (x original) |',
+             '|---' * 10 + '|']
+
+    def cell(value, form, reference=None):
+        if value is None:
+            return '—'
+        text = form.format(value)
+        return f'{text} ({value / reference:.2f}x)' if reference else text
+
     for name in files:
         r = json.load(open(os.path.join(folder, name)))
         train, infer, sampling = r.get('train', {}), r.get('infer', {}), r.get('sampling', {})
-        def cell(value, form):
-            return form.format(value) if value is not None else '—'
-        lines.append(f"| {r['preset']} | {r['size']} | {r['amp']} | {cell(train.get('train_s_per_iter'), '{:.2f}')} | "
-                     f"{cell(train.get('peak_memory_gb'), '{:.2f}')} | {cell(train.get('train_tflop_per_iter'), '{:.2f}')} | "
-                     f"{cell(r.get('flop_floor_s'), '{:.1f}')} | {cell(r.get('fraction_of_floor'), '{:.0%}')} | "
+        seconds, memory, sample = ORIGINAL_CODE.get(r['size'], (None, None, None))
+        if r['preset'] != 'original':
+            seconds = memory = None
+        lines.append(f"| {r['preset']} | {r['size']} | {r['amp']} | {r.get('flags') or ''} | "
+                     f"{cell(train.get('train_s_per_iter'), '{:.2f}', seconds)} | "
+                     f"{cell(train.get('peak_memory_gb'), '{:.2f}', memory)} | "
+                     f"{cell(train.get('train_tflop_per_iter'), '{:.2f}')} | "
+                     f"{cell(r.get('fraction_of_floor'), '{:.0%}')} | "
                      f"{cell(infer.get('infer_frames_per_s'), '{:.2f}')} | "
-                     f"{cell(sampling.get('sampling_exact_fwd_bwd_s'), '{:.2f}')} |")
+                     f"{cell(sampling.get('sampling_exact_fwd_bwd_s'), '{:.2f}', sample)} |")
     return lines, files
 
 
 def benchmark_command(folder, name):
     r = json.load(open(os.path.join(folder, name)))
-    threads = f' --threads {r["threads"]}' if r.get('threads') else ''
-    return (f"python benchmark.py --preset {r['preset']} --size {r['size']} --amp {r['amp']}{threads} "
+    flags = f" --flags '{r['flags']}'" if r.get('flags') else ''
+    parts = '' if 'sampling' in r and 'infer' in r else ' --parts ' + ','.join(
+        part for part in ('sampling', 'data', 'train', 'infer') if part in r)
+    return (f"python benchmark.py --preset {r['preset']} --size {r['size']} --amp {r['amp']}{flags}{parts} "
             f"--json docs/speed/{name}")
 
 
@@ -273,7 +293,10 @@ def write_results(args, runs, reports, commands, strip_frames):
                   'One training iteration (generator and discriminator step, batch 2 clips x 2 frames) on '
                   'synthetic data; peak memory is the process\'s peak RSS on the CPU. The FLOP floor is the '
                   'FLOPs of one step (torch FlopCounterMode) at this machine\'s measured fp32 2048^2 matmul '
-                  'rate. Files: ' + ', '.join(f'docs/speed/{f}' for f in files) + '.', '']
+                  'rate; above 100% the step beat that rate (bf16). "x original": against the original research '
+                  'code at the same configuration on this kind of machine (27.5 s, 8.5 GB, sampling 4.5 s at 256; '
+                  '119.8 s, 20.2 GB, 14.3 s at 512). Files: ' + ', '.join(f'docs/speed/{f}' for f in files) + '.',
+                  '']
         lines += speed
         lines += ['', '```'] + [benchmark_command(os.path.join(args.docs, 'speed'), f) for f in files] + ['```', '']
     os.makedirs(args.docs, exist_ok=True)
