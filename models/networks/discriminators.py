@@ -36,7 +36,7 @@ class NLayerDiscriminator(nn.Module):
         self.recompute = False
 
     def forward(self, x):
-        enabled = recompute.active(self, x)
+        enabled = recompute.active(self)
         features = []
         for block in self.blocks:
             x = recompute.run(block, x, enabled)

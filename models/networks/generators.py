@@ -88,7 +88,7 @@ class GlobalGenerator(nn.Module):
 
     def forward(self, x):
         self.check_size(x.shape[-2], x.shape[-1])
-        return recompute.run_sequential(self.model, x, recompute.active(self, x))
+        return recompute.run_sequential(self.model, x, recompute.active(self))
 
 
 class UVGenerator(nn.Module):
