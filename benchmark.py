@@ -132,10 +132,11 @@ def measure(args, workdir):
         from torch.utils.flop_counter import FlopCounterMode
         counter = iter(range(10 ** 9))
         seconds = timed(lambda: model.train_step(batches[next(counter) % len(batches)]), device, args.iters)
+        memory = peak_memory_gb(device)          # before counting: the counting step is not a training step
         with FlopCounterMode(display=False) as flops:
             model.train_step(batches[0])
         return {'train_s_per_iter': seconds, 'train_tflop_per_iter': flops.get_total_flops() / 1e12,
-                'peak_memory_gb': peak_memory_gb(device),
+                'peak_memory_gb': memory,
                 'parameters_M': sum(p.numel() for p in model.generator.parameters()) / 1e6}
     if args.part == 'infer':
         pose = batches[0]['pose'].flatten(0, 1)[:1].to(device)

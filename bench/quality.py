@@ -249,8 +249,8 @@ def speed_table(folder):
     """The benchmark.py --json results kept in docs/speed/, one row each; ratios against the original code."""
     files = sorted(f for f in os.listdir(folder) if f.endswith('.json')) if os.path.isdir(folder) else []
     lines = ['| preset | size | amp | flags | s/iter (x original) | peak memory GB (x original) | TFLOP/iter | '
-             'share of FLOP floor | inference frames/s | texture sampling fwd+bwd s (x original) |',
-             '|---' * 10 + '|']
+             'share of FLOP floor | matmul GFLOP/s | inference frames/s | texture sampling fwd+bwd s (x original) |',
+             '|---' * 11 + '|']
 
     def cell(value, form, reference=None):
         if value is None:
@@ -264,11 +264,12 @@ def speed_table(folder):
         seconds, memory, sample = ORIGINAL_CODE.get(r['size'], (None, None, None))
         if r['preset'] != 'original':
             seconds = memory = None
-        lines.append(f"| {r['preset']} | {r['size']} | {r['amp']} | {r.get('flags') or ''} | "
+        note = f" ({r['note']})" if r.get('note') else ''
+        lines.append(f"| {r['preset']}{note} | {r['size']} | {r['amp']} | {r.get('flags') or ''} | "
                      f"{cell(train.get('train_s_per_iter'), '{:.2f}', seconds)} | "
                      f"{cell(train.get('peak_memory_gb'), '{:.2f}', memory)} | "
                      f"{cell(train.get('train_tflop_per_iter'), '{:.2f}')} | "
-                     f"{cell(r.get('fraction_of_floor'), '{:.0%}')} | "
+                     f"{cell(r.get('fraction_of_floor'), '{:.0%}')} | {cell(r.get('matmul_gflops'), '{:.0f}')} | "
                      f"{cell(infer.get('infer_frames_per_s'), '{:.2f}')} | "
                      f"{cell(sampling.get('sampling_exact_fwd_bwd_s'), '{:.2f}', sample)} |")
     return lines, files
@@ -276,7 +277,7 @@ def speed_table(folder):
 
 def benchmark_command(folder, name):
     r = json.load(open(os.path.join(folder, name)))
-    flags = f" --flags '{r['flags']}'" if r.get('flags') else ''
+    flags = f" --flags='{r['flags']}'" if r.get('flags') else ''
     parts = '' if 'sampling' in r and 'infer' in r else ' --parts ' + ','.join(
         part for part in ('sampling', 'data', 'train', 'infer') if part in r)
     return (f"python benchmark.py --preset {r['preset']} --size {r['size']} --amp {r['amp']}{flags}{parts} "
@@ -319,7 +320,9 @@ def write_results(args, runs, reports, commands, strip_frames):
                   'One training iteration (generator and discriminator step, batch 2 clips x 2 frames) on '
                   'synthetic data; peak memory is the process\'s peak RSS on the CPU. The FLOP floor is the '
                   'FLOPs of one step (torch FlopCounterMode) at this machine\'s measured fp32 2048^2 matmul '
-                  'rate; above 100% the step beat that rate (bf16). "x original": against the original research '
+                  'rate (measured at the start of each run: this shared machine varied between runs); above 100% '
+                  'the step beat that rate (bf16). "older code, about 1 GB more": measured before gradients were '
+                  'freed right after each optimizer step. "x original": against the original research '
                   'code at the same configuration on this kind of machine (27.5 s, 8.5 GB, sampling 4.5 s at 256; '
                   '119.8 s, 20.2 GB, 14.3 s at 512). Files: ' + ', '.join(f'docs/speed/{f}' for f in files) + '.',
                   '']
