@@ -21,11 +21,15 @@ import time
 
 import torch
 
+from util.cpu_runtime import tune_cpu_runtime
+
 PRESETS = {
     # The original research code's configuration: UV generator ngf 64 / 4 downsamplings / 9 blocks,
-    # D2G ngf 64, texture 24 x 18 x 200^2, discriminator 2 scales x 3 layers x ndf 64, VGG and all losses.
+    # D2G ngf 64 / 4 downsamplings capped at 512 channels / 2 blocks (its FgFeature2RGB), texture
+    # 24 x 18 x 200^2, discriminator 2 scales x 3 layers x ndf 64, VGG and all losses.
     'original': ['--batchSize', '2', '--clip_length', '2', '--ngf_translate', '64', '--n_downsample_translate', '4',
-                 '--n_blocks_translate', '9', '--ngf', '64', '--n_downsample_global', '3', '--n_blocks_global', '9',
+                 '--n_blocks_translate', '9', '--ngf', '64', '--n_downsample_global', '4', '--n_blocks_global', '2',
+                 '--max_channels_global', '512',
                  '--tex_size', '200', '--tex_feat', '15', '--num_D', '2', '--n_layers_D', '3', '--ndf', '64'],
     'default': [],
 }
@@ -100,6 +104,7 @@ def measure(args, workdir):
     """One measurement in this process; returns a dict of numbers."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    tune_cpu_runtime()  # as the models set it up, so that sampling alone runs under training's conditions
     opt = model_options(args, workdir)
     device = opt.device
     if args.part == 'sampling':
@@ -155,9 +160,11 @@ def main():
         device = model_options(args, workdir).device
         results = {'preset': args.preset, 'size': args.size, 'amp': args.amp, 'flags': args.flags,
                    'device': str(device),
-                   'threads': args.threads or torch.get_num_threads(), 'matmul_gflops': matmul_gflops(device)}
+                   'threads': args.threads or torch.get_num_threads(), 'matmul_gflops': matmul_gflops(device),
+                   'freed_buffers_kept': tune_cpu_runtime()}
         print(f'{args.preset} preset at {args.size}px on {device} ({results["threads"]} threads, amp {args.amp}); '
-              f'fp32 2048^2 matmul: {results["matmul_gflops"]:.0f} GFLOP/s', flush=True)
+              f'fp32 2048^2 matmul: {results["matmul_gflops"]:.0f} GFLOP/s; freed buffers kept mapped: '
+              f'{results["freed_buffers_kept"]} (util/cpu_runtime.py)', flush=True)
         for part in args.parts.split(','):
             command = [sys.executable, os.path.abspath(__file__), '--part', part, '--workdir', workdir] + \
                       [a for a in sys.argv[1:]]

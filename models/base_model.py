@@ -9,6 +9,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from util.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from util.cpu_runtime import tune_cpu_runtime
 from util.distributed import all_ranks_true, is_distributed
 
 AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -26,9 +27,7 @@ class BaseModel:
     def __init__(self, opt):
         self.opt = opt
         self.device = opt.device
-        # GAN training drives many activations and gradients into the denormal range, where x86 CPUs
-        # run 10x slower; flushing them to zero changes no result that matters.
-        torch.set_flush_denormal(True)
+        tune_cpu_runtime()
         self.amp_dtype = AMP_DTYPES[opt.amp]
         if opt.amp == 'fp16' and self.device.type != 'cuda':
             raise SystemExit('--amp fp16 needs CUDA; on the CPU use --amp bf16 or --amp none')

@@ -30,7 +30,8 @@ class RenderGenerator(nn.Module):
                                  opt.n_blocks_translate, opt.norm)
         self.texture = NeuralTexture(opt.tex_size, opt.tex_feat, texture_init)
         d2g_input = 3 + opt.tex_feat + (pose_channels(opt) if opt.d2g_use_pose else 0)
-        self.d2g = DetailGenerator(d2g_input, opt.ngf, opt.n_downsample_global, opt.n_blocks_global, opt.norm)
+        self.d2g = DetailGenerator(d2g_input, opt.ngf, opt.n_downsample_global, opt.n_blocks_global, opt.norm,
+                                   max_channels=getattr(opt, 'max_channels_global', 0))
         if background_init is None:
             background_init = torch.zeros(3, opt.loadSize, opt.loadSize)
         self.background = LearnableBackground(background_init)

@@ -50,6 +50,11 @@ class BaseOptions:
         model.add_argument('--ngf', type=int, default=64, help='detail generator (D2G) base channels')
         model.add_argument('--n_downsample_global', type=int, default=3, help='detail generator downsamplings')
         model.add_argument('--n_blocks_global', type=int, default=9, help='detail generator residual blocks')
+        model.add_argument('--max_channels_global', type=int, default=0,
+                           help='cap on the channels per level of the detail generator and of the pose2image '
+                                'generator (0: none, ngf * 2^level as in pix2pixHD); the original research '
+                                'code\'s D2G is --ngf 64 --n_downsample_global 4 --n_blocks_global 2 '
+                                '--max_channels_global 512')
         model.add_argument('--d2g_use_pose', action='store_true', help='also feed the pose image to D2G')
         model.add_argument('--tex_size', type=int, default=200)
         model.add_argument('--tex_feat', type=int, default=15, help='neural feature channels per texel')

@@ -3,6 +3,7 @@ import urllib.error
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
@@ -43,6 +44,19 @@ def test_reference_uv_generator_parameter_count():
     n = count_parameters(g)
     assert abs(n - 182.7e6) / 182.7e6 < 0.01, n
     assert count_parameters(g_resize) == n == count_parameters(uv)
+
+
+def test_channel_cap_builds_the_original_detail_generator():
+    with torch.device('meta'):
+        capped = DetailGenerator(18, ngf=64, n_downsampling=4, n_blocks=2, max_channels=512)
+        uncapped = DetailGenerator(18, ngf=64, n_downsampling=4, n_blocks=2)
+        loose_cap = DetailGenerator(18, ngf=64, n_downsampling=4, n_blocks=2, max_channels=1024)
+    widths = [m.out_channels for m in capped.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    # 7x7 stem, 4 downsamplings (64, 128, 256, 512, 512), 2 blocks of 2 convs, 4 upsamplings, RGB head
+    assert widths == [64, 128, 256, 512, 512, 512, 512, 512, 512, 512, 256, 128, 64, 3]
+    assert count_parameters(loose_cap) == count_parameters(uncapped) > count_parameters(capped)
+    out = DetailGenerator(18, ngf=4, n_downsampling=4, n_blocks=1, max_channels=16)(torch.randn(1, 18, 32, 48))
+    assert out.shape == (1, 3, 32, 48)
 
 
 def test_uv_generator_outputs():

@@ -19,5 +19,5 @@ fi
 "${LAUNCH[@]}" train.py --name "$NAME" --dataroot "$DATA" "${PRETRAINED[@]}" \
   --loadSize 512 --batchSize 2 --nThreads 4 --amp bf16 \
   --ngf_translate 64 --n_downsample_translate 4 --n_blocks_translate 9 \
-  --ngf 64 --n_downsample_global 3 --n_blocks_global 9 --tex_size 200 --tex_feat 15 \
+  --ngf 64 --n_downsample_global 4 --n_blocks_global 2 --max_channels_global 512 --tex_size 200 --tex_feat 15 \
   --niter 20 --niter_decay 20 --static_epochs 3 --tf_log "$@"

@@ -44,7 +44,8 @@ class GlobalGenerator(nn.Module):
     Layout: reflect-pad 7x7 conv (ngf) -> ``n_downsampling`` stride-2 3x3 convs doubling the channels
     -> ``n_blocks`` residual blocks at ngf * 2**n_downsampling channels -> ``n_downsampling``
     upsampling stages halving them -> reflect-pad 7x7 conv to ``output_nc``. The output is raw
-    (no activation): callers add tanh / softmax as their role needs.
+    (no activation): callers add tanh / softmax as their role needs. ``max_channels`` > 0 caps the
+    channels of every level (the original research code's detail generator stops doubling at 512).
 
     upsampling: 'transpose' (3x3 stride-2 transposed conv, as pix2pixHD) or 'resize'
     (nearest 2x upsample + 3x3 conv, avoids checkerboard artefacts; same parameter count).
@@ -54,26 +55,24 @@ class GlobalGenerator(nn.Module):
     """
 
     def __init__(self, input_nc, output_nc, ngf=64, n_downsampling=3, n_blocks=9, norm='instance',
-                 upsampling='transpose'):
+                 upsampling='transpose', max_channels=0):
         super().__init__()
         if upsampling not in ('transpose', 'resize'):
             raise ValueError(f"GlobalGenerator: unknown upsampling {upsampling!r}; use 'transpose' or 'resize'")
         self.n_downsampling = n_downsampling
         act = lambda: nn.ReLU(True)  # noqa: E731
+        channels = [min(ngf * 2 ** level, max_channels or ngf * 2 ** level) for level in range(n_downsampling + 1)]
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), norm_layer(norm, ngf), act()]
-        ch = ngf
-        for _ in range(n_downsampling):
-            layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1), norm_layer(norm, ch * 2), act()]
-            ch *= 2
-        layers += [ResnetBlock(ch, norm) for _ in range(n_blocks)]
-        for _ in range(n_downsampling):
+        for ch, deeper in zip(channels, channels[1:]):
+            layers += [nn.Conv2d(ch, deeper, 3, stride=2, padding=1), norm_layer(norm, deeper), act()]
+        layers += [ResnetBlock(channels[-1], norm) for _ in range(n_blocks)]
+        for ch, shallower in zip(channels[::-1], channels[-2::-1]):
             if upsampling == 'transpose':
-                up = [nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1)]
+                up = [nn.ConvTranspose2d(ch, shallower, 3, stride=2, padding=1, output_padding=1)]
             else:
-                up = [nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(ch, ch // 2, 3, padding=1)]
-            layers += up + [norm_layer(norm, ch // 2), act()]
-            ch //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, output_nc, 7)]
+                up = [nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(ch, shallower, 3, padding=1)]
+            layers += up + [norm_layer(norm, shallower), act()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(channels[0], output_nc, 7)]
         self.model = nn.Sequential(*layers)
         self.recompute = False
 
@@ -116,9 +115,10 @@ class DetailGenerator(nn.Module):
     forward(features: [B, input_nc, H, W]) -> [B, 3, H, W] in [-1, 1] (tanh).
     """
 
-    def __init__(self, input_nc, ngf=64, n_downsampling=3, n_blocks=9, norm='instance', upsampling='transpose'):
+    def __init__(self, input_nc, ngf=64, n_downsampling=3, n_blocks=9, norm='instance', upsampling='transpose',
+                 max_channels=0):
         super().__init__()
-        self.net = GlobalGenerator(input_nc, 3, ngf, n_downsampling, n_blocks, norm, upsampling)
+        self.net = GlobalGenerator(input_nc, 3, ngf, n_downsampling, n_blocks, norm, upsampling, max_channels)
 
     def forward(self, features):
         return torch.tanh(self.net(features))

@@ -1,0 +1,41 @@
+"""Process-wide CPU settings that make training and inference faster without changing any result."""
+import ctypes
+import os
+import sys
+
+import torch
+
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+HEAP_MAX_BLOCK = 256 << 20
+HEAP_TRIM_THRESHOLD = 1 << 30
+OPT_OUT_ENV = 'NHR_DEFAULT_MALLOC'
+
+
+def tune_cpu_runtime():
+    """Flush denormals to zero and keep freed buffers mapped; returns whether the latter applied."""
+    # GAN training drives many activations and gradients into the denormal range, where x86 CPUs
+    # run 10x slower; flushing them to zero changes no result that matters.
+    torch.set_flush_denormal(True)
+    return keep_freed_buffers()
+
+
+def keep_freed_buffers():
+    """Serve buffers up to 256 MiB from glibc's heap and return freed heap memory only above 1 GiB.
+
+    By default glibc maps every buffer above its mmap threshold (at most 32 MiB) afresh and unmaps it
+    when freed, so each activation, gradient or sampling buffer of a step page-faults on new zeroed
+    pages. Keeping them made CPU training steps at 256 px 14-20% faster for 2-4% more peak memory
+    (benchmark.py). Returns whether the setting was applied: not off glibc, not when the user tuned
+    malloc through MALLOC_* or GLIBC_TUNABLES, not with NHR_DEFAULT_MALLOC=1.
+    """
+    user_tuned = any(key.startswith('MALLOC_') for key in os.environ) or 'GLIBC_TUNABLES' in os.environ
+    if not sys.platform.startswith('linux') or user_tuned or os.environ.get(OPT_OUT_ENV) == '1':
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return bool(mallopt(_M_MMAP_THRESHOLD, HEAP_MAX_BLOCK)) and bool(mallopt(_M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD))
