@@ -268,7 +268,7 @@ def speed_table(folder):
         seconds, memory, sample = ORIGINAL_CODE.get(r['size'], (None, None, None))
         if r['preset'] != 'original':
             seconds = memory = None
-        note = f" ({r['note']})" if r.get('note') else ''
+        note = ' (glibc default malloc)' if r.get('freed_buffers_kept') is False else ''
         lines.append(f"| {r['preset']}{note} | {r['size']} | {r['amp']} | {r.get('flags') or ''} | "
                      f"{cell(train.get('train_s_per_iter'), '{:.2f}', seconds)} | "
                      f"{cell(train.get('peak_memory_gb'), '{:.2f}', memory)} | "
@@ -284,8 +284,9 @@ def benchmark_command(folder, name):
     flags = f" --flags='{r['flags']}'" if r.get('flags') else ''
     parts = '' if 'sampling' in r and 'infer' in r else ' --parts ' + ','.join(
         part for part in ('sampling', 'data', 'train', 'infer') if part in r)
-    return (f"python benchmark.py --preset {r['preset']} --size {r['size']} --amp {r['amp']}{flags}{parts} "
-            f"--json docs/speed/{name}")
+    env = 'NHR_DEFAULT_MALLOC=1 ' if r.get('freed_buffers_kept') is False else ''
+    return (f"{env}python benchmark.py --preset {r['preset']} --size {r['size']} --amp {r['amp']}{flags}{parts} "
+            f"--threads {r['threads']} --json docs/speed/{name}")
 
 
 def command_line(command):
@@ -325,8 +326,9 @@ def write_results(args, runs, reports, commands, strip_frames):
                   'synthetic data; peak memory is the process\'s peak RSS on the CPU. The FLOP floor is the '
                   'FLOPs of one step (torch FlopCounterMode) at this machine\'s measured fp32 2048^2 matmul '
                   'rate (measured at the start of each run: this shared machine varied between runs); above 100% '
-                  'the step beat that rate (bf16). "older code, about 1 GB more": measured before gradients were '
-                  'freed right after each optimizer step. "x original": against the original research '
+                  'the step beat that rate (bf16). "glibc default malloc": run with NHR_DEFAULT_MALLOC=1, '
+                  'i.e. without keeping freed buffers mapped (util/cpu_runtime.py), for comparison. '
+                  '"x original": against the original research '
                   'code at the same configuration on this kind of machine (27.5 s, 8.5 GB, sampling 4.5 s at 256; '
                   '119.8 s, 20.2 GB, 14.3 s at 512). Files: ' + ', '.join(f'docs/speed/{f}' for f in files) + '.',
                   '']

@@ -8,7 +8,7 @@ import torch
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-HEAP_MAX_BLOCK = 256 << 20
+HEAP_MAX_BLOCK = 64 << 20
 HEAP_TRIM_THRESHOLD = 1 << 30
 OPT_OUT_ENV = 'NHR_DEFAULT_MALLOC'
 
@@ -22,13 +22,15 @@ def tune_cpu_runtime():
 
 
 def keep_freed_buffers():
-    """Serve buffers up to 256 MiB from glibc's heap and return freed heap memory only above 1 GiB.
+    """Serve buffers up to 64 MiB from glibc's heap and return freed heap memory only above 1 GiB.
 
     By default glibc maps every buffer above its mmap threshold (at most 32 MiB) afresh and unmaps it
     when freed, so each activation, gradient or sampling buffer of a step page-faults on new zeroed
-    pages. Keeping them made CPU training steps at 256 px 14-20% faster for 2-4% more peak memory
-    (benchmark.py). Returns whether the setting was applied: not off glibc, not when the user tuned
-    malloc through MALLOC_* or GLIBC_TUNABLES, not with NHR_DEFAULT_MALLOC=1.
+    pages. Keeping them made CPU training steps at 256 px 15-19% faster for 1-4% more peak memory
+    (benchmark.py). Larger buffers stay mapped per use: a 256 MiB limit was no faster at 256 px and
+    cost 1.6 GB more peak memory at 512 px (heap fragmentation). Returns whether the setting was
+    applied: not off glibc, not when the user tuned malloc through MALLOC_* or GLIBC_TUNABLES, not with
+    NHR_DEFAULT_MALLOC=1.
     """
     user_tuned = any(key.startswith('MALLOC_') for key in os.environ) or 'GLIBC_TUNABLES' in os.environ
     if not sys.platform.startswith('linux') or user_tuned or os.environ.get(OPT_OUT_ENV) == '1':
