@@ -322,12 +322,13 @@ def write_results(args, runs, reports, commands, strip_frames):
     speed, files = speed_table(os.path.join(args.docs, 'speed'))
     if files:
         lines += ['## Speed and memory (benchmark.py)', '',
-                  'One training iteration (generator and discriminator step) on '
-                  'synthetic data; peak memory is the process\'s peak RSS on the CPU. Preset "original" is the '
-                  'original research code\'s configuration (batch 2 clips x 2 frames; UV generator ngf 64, 4 downsamplings, 9 blocks; D2G '
-                  'ngf 64, 4 downsamplings capped at 512 channels, 2 blocks; texture 24 x 18 x 200^2; '
+                  'One training iteration (generator and discriminator step) on synthetic data; peak memory '
+                  'is the process\'s peak RSS on the CPU. Preset "original" is the original research code\'s '
+                  'configuration (batch 2 clips x 2 frames; UV generator ngf 64, 4 downsamplings, 9 blocks; '
+                  'D2G ngf 64, 4 downsamplings capped at 512 channels, 2 blocks; texture 24 x 18 x 200^2; '
                   'discriminator 2 scales x 3 layers x ndf 64; VGG and all losses); "default" is this '
-                  'toolkit\'s defaults (batch 1 clip x 2 frames, D2G with 3 downsamplings and 9 blocks). The FLOP floor is the '
+                  'toolkit\'s defaults (batch 1 clip x 2 frames, D2G with 3 downsamplings and 9 blocks). '
+                  'The FLOP floor is the '
                   'FLOPs of one step (torch FlopCounterMode) at this machine\'s measured fp32 2048^2 matmul '
                   'rate (measured at the start of each run: this shared machine varied between runs); above 100% '
                   'the step beat that rate (bf16). "glibc default malloc": run with NHR_DEFAULT_MALLOC=1, '

@@ -9,8 +9,8 @@ from options.base_options import BaseOptions, resolve_device
 
 # Flags the checkpoint decides (the model must be rebuilt exactly as it was trained).
 TRAINING_FLAGS = ('model', 'norm', 'ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'ngf',
-                  'n_downsample_global', 'n_blocks_global', 'max_channels_global', 'd2g_use_pose', 'tex_size', 'tex_feat',
-                  'use_label3d', 'label3d_nc', 'loadSize', 'clip_length', 'data_ratio')
+                  'n_downsample_global', 'n_blocks_global', 'max_channels_global', 'd2g_use_pose', 'tex_size',
+                  'tex_feat', 'use_label3d', 'label3d_nc', 'loadSize', 'clip_length', 'data_ratio')
 HELP = {
     'dataroot': 'training dataset (default: the one stored in the checkpoint; pass it when the dataset moved)',
     'pose_path': 'driving OpenPose JSON folder (files in sorted order = frame order); phase test',

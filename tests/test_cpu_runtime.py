@@ -28,8 +28,11 @@ print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 
 
 
 def probe(**env):
+    """Run PROBE with the caller's environment minus any malloc tuning of its own, plus ``env``."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith('MALLOC_') and k not in ('GLIBC_TUNABLES', 'NHR_DEFAULT_MALLOC')}
     done = subprocess.run([sys.executable, '-c', PROBE], cwd=ROOT, capture_output=True, text=True, check=True,
-                          env={**{k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}, **env})
+                          env={**inherited, **env})
     applied, faults = done.stdout.split()
     return applied == 'True', int(faults)
 
