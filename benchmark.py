@@ -121,7 +121,8 @@ def measure(args, workdir):
                 'sampling_min_prob_1e-3_fwd_bwd_s': timed(lambda: step(1e-3), device, args.iters),
                 'peak_memory_gb': peak_memory_gb(device)}
 
-    from data.clip_dataset import ClipDataset, collate_clips
+    from data.clip_dataset import ClipDataset
+    from data.loaders import collate_clips
     dataset = ClipDataset.from_options(opt, 'train')
     batches = [collate_clips([dataset[(i * opt.batchSize + k) % len(dataset)] for k in range(opt.batchSize)])
                for i in range(args.iters + 1)]

@@ -10,7 +10,7 @@ seed layout with frames, masks and OpenPose JSON: the training video itself (def
 the end that training held out), or another video, e.g. the same synthetic person doing novel moves
 (`python -m data.synthetic --motion novel --seed <the training seed>`), at any frame size.
 --oracle evaluates, instead of a model, the ground-truth IUV rendered with the true atlas over the
-true background (util/oracle.py): the best a static texture can do.
+true background (evaluation/oracle.py): the best a static texture can do.
 
 Geometry (where outputs and ground truth are compared)
 ------------------------------------------------------
@@ -33,7 +33,7 @@ Outputs are quantised to uint8 first (what test.py writes), ground truth is the 
 resized as above: every image metric is on 0..255 images. The oracle is compared at the frame size
 (or at --loadSize, the long side), rendered at the frame size and resized like the frames.
 
-Metrics (per frame, then the mean over frames; definitions in util/metrics.py)
+Metrics (per frame, then the mean over frames; definitions in evaluation/metrics.py)
 ------------------------------------------------------------------------------
 psnr, ssim                  whole frame; ssim Gaussian 11x11, sigma 1.5, channels averaged
 lpips                       with --lpips_weights FILE (AlexNet/VGG16 LPIPS); else "unavailable"
@@ -64,14 +64,12 @@ dataset: eval_<phase>_<which_epoch>_<dataset name>/; with --oracle results_dir/o
     frames/          with --save_frames: the outputs as compared (ground-truth geometry)
 """
 import csv
-import importlib.util
 import io
 import json
 import math
 import os
 import re
 import sys
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -80,39 +78,27 @@ import torch.nn.functional as F
 from dominate import tags
 from tqdm import tqdm
 
-from data.clip_dataset import ClipDataset, resize_image, resize_nearest, working_size
+from data.clip_dataset import ClipDataset
+from data.transforms import resize_image, resize_nearest, working_size
+from data.driving import affine_label, read_sequence
 from data.layout import index_dataset
 from data.readers import read_flo, read_frame, read_label3d, read_mask
+from models.loading import load_model
 from options.eval_options import EVAL_PATHS, EvalOptions
 from util.flow import resize_flow
 from util.html import HTML
 from util.image import save_image, tensor_to_image, write_atomic
-from util.metrics import LPIPS, LPIPSUnavailable, part_accuracy, psnr, ssim, uv_error, warping_errors
-from util.oracle import oracle_frames
+from evaluation.metrics import LPIPS, LPIPSUnavailable, part_accuracy, psnr, ssim, uv_error, warping_errors
+from evaluation.oracle import oracle_frames
 from util.pose import draw_pose, scale_pose
 from util.pose_align import fit_alignment
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
 OWN_FILE = re.compile(r'^((best|worst)_\d+|plot_[a-z_]+|frame\d+)\.png$')
 IMAGE_METRICS = ('psnr', 'ssim', 'lpips', 'psnr_person', 'psnr_background', 'psnr_dynamic', 'psnr_person_static',
                  'psnr_render', 'psnr_person_render')
 COLUMNS = IMAGE_METRICS + ('warp_error', 'warp_error_gt', 'part_acc', 'part_acc_person', 'uv_error', 'valid')
 POOLED = {'part_acc': 'pixels', 'part_acc_person': 'person_pixels', 'uv_error': 'person_pixels'}
 ERROR_GAIN = 4
-
-_DRIVE = None
-
-
-def drive_script():
-    """test.py as a module (loaded by path: its name clashes with Python's own `test` package)."""
-    global _DRIVE
-    if _DRIVE is None:
-        spec = importlib.util.spec_from_file_location('drive_script', os.path.join(ROOT, 'test.py'))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _DRIVE = module
-    return _DRIVE
-
 
 # ---------------------------------------------------------------------------------------------
 # Geometry: per-axis maps x' = a x + b, stored as (ax, bx, ay, by); pixel centres at integers
@@ -237,7 +223,7 @@ class ModelSource:
             to_gt = resize_map(label.shape[1:], g.frame_size)
             m = compose((ax, bx, ay, by), to_gt)
             matrix = np.array([[m[0], 0, m[1]], [0, m[2], m[3]]], np.float64)
-            pose = torch.cat([pose, torch.from_numpy(drive_script().affine_label(label, matrix, hm, wm)) * 2 - 1])
+            pose = torch.cat([pose, torch.from_numpy(affine_label(label, matrix, hm, wm)) * 2 - 1])
         return pose
 
     def render(self, ts):
@@ -359,14 +345,13 @@ def result_folder(opt, phase, same_dataset, protected):
 
 def load_alignment(opt, train_opt, dataset, geometry):
     """Fit the dataset's poses to the training person's (as test.py does) and set it on geometry."""
-    drive = drive_script()
     train_root = train_opt.dataroot
     if not train_root or not os.path.isdir(train_root):
         raise SystemExit(f'alignment needs the training dataset\'s poses and frame size, but {train_root!r} '
                          'is not there: pass --train_dataroot, or --align off')
     train_size = frame_size_of(train_root, getattr(train_opt, 'img_path', None))
     folder = getattr(train_opt, 'pose_path', None) or os.path.join(train_root, 'openpose_json')
-    target = drive.read_sequence(folder, 'target poses', opt.max_gap, 0.0)
+    target = read_sequence(folder, 'target poses', opt.max_gap, 0.0)
     try:
         alignment = fit_alignment(dataset.poses, target, window=opt.align_window)
     except ValueError as error:
@@ -390,11 +375,8 @@ def setup(opt):
         folder = result_folder(opt, phase, False, [root])
         return source, GroundTruth(dataset), geometry, phase, info, folder
 
-    drive = drive_script()
-    load_opt = SimpleNamespace(name=opt.name, checkpoints_dir=opt.checkpoints_dir, which_epoch=opt.which_epoch,
-                               device=opt.device, amp=opt.amp, dataroot=opt.train_dataroot,
-                               **{name: None for name in drive.DATASET_PATHS})
-    model, train_opt, working = drive.load_model(load_opt)
+    model, train_opt, working = load_model(os.path.join(opt.checkpoints_dir, opt.name), opt.which_epoch,
+                                           opt.device, opt.amp, {'dataroot': opt.train_dataroot})
     if not opt.dataroot:
         opt.dataroot = train_opt.dataroot
     root = opt.dataroot

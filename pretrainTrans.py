@@ -22,18 +22,18 @@ import re
 import sys
 
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Subset
+from torch.utils.data import ConcatDataset
 
-from data.clip_dataset import ClipDataset, collate_clips, seed_worker
+from data.clip_dataset import ClipDataset
+from data.loaders import make_eval_loader, make_loader
 from data.sampler import batches_per_epoch
 from models import apply_recompute
 from models.trans_model import METRICS, TransModel, add_sums, metrics_from_sums
 from options.pretrain_options import ARCHITECTURE_OPTIONS, DEFAULT_LOAD_SIZE, PretrainOptions
-from train import make_loader, resume_point
 from util.checkpoint import checkpoint_path, load_checkpoint
 from util.distributed import average_scalars, barrier, cleanup, init_distributed
 from util.html import HTML, IMAGE_DIR
-from util.training import TrainingLoop
+from util.training import TrainingLoop, resume_point
 from util.visualizer import Visualizer, image_file_name
 
 VAL_LINE = re.compile(r'^\(phase: val, epoch: (\d+), iters: (\d+)[^)]*\)(.*)$')
@@ -72,13 +72,6 @@ def check_working_sizes(datasets, batch_size):
         raise SystemExit(f'the datasets have different working sizes (H x W):\n{listing}\n'
                          f'frames of different sizes cannot share a batch: use --batchSize 1, or bring '
                          f'the videos to one aspect ratio')
-
-
-def make_eval_loader(dataset, opt, rank, world_size):
-    """Every frame of ``dataset`` once over all ranks (rank r takes frames r, r + world_size, ...)."""
-    shard = Subset(dataset, range(rank, len(dataset), world_size))
-    return DataLoader(shard, batch_size=opt.batchSize, shuffle=False, num_workers=opt.nThreads,
-                      persistent_workers=opt.nThreads > 0, worker_init_fn=seed_worker, collate_fn=collate_clips)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,262 +19,28 @@ from its own poses. Written to results_dir/NAME/<phase>_<which_epoch>/:
     index.html                  a subset of frames (images/ holds the page's images), links to the videos
     summary.json, test_opt.txt  alignment statistics (test) or PSNR (val); the options used
 """
-import argparse
-import glob
 import json
-import math
 import os
 import re
 import sys
 import warnings
 
-import cv2
 import numpy as np
-import torch
 from dominate import tags
 from tqdm import tqdm
 
-from data.clip_dataset import PATH_OPTIONS, ClipDataset, pose_to_working_size, resize_image
-from data.layout import index_dataset
-from data.readers import DataFileError, read_frame, read_label3d, read_openpose
-from models import checkpoint_working_size, create_model
+from data.driving import DrivingSequence, HeldOutFrames
+from data.readers import DataFileError, read_frame
+from data.transforms import resize_image, to_unit_range
+from evaluation.metrics import psnr
+from models.loading import load_model
 from models.networks.texture import composite
 from options.test_options import DATASET_PATHS, TestOptions, ignored_training_flags, save_test_options
-from util.checkpoint import checkpoint_path, load_checkpoint
 from util.html import HTML
 from util.image import save_image, tensor_to_image, write_atomic
-from util.pose import draw_pose
-from util.pose_align import apply_alignment, clean_sequence, fit_alignment
 from util.video import VideoWriter
 
-LABEL_EXTENSIONS = ('.npy', '.png')
 OWN_FILE = re.compile(r'^(frame\d+(_[a-z_]+)?|background)\.png$')      # images this script writes (and may replace)
-
-
-# ---------------------------------------------------------------------------------------------
-# Model
-# ---------------------------------------------------------------------------------------------
-def load_model(opt):
-    """(model, training options, working size (H, W)) from checkpoints_dir/name/<which_epoch>_checkpoint.pth."""
-    run_dir = os.path.join(opt.checkpoints_dir, opt.name)
-    path = checkpoint_path(run_dir, opt.which_epoch)
-    if not os.path.isfile(path):
-        found = sorted(os.path.basename(p).replace('_checkpoint.pth', '')
-                       for p in glob.glob(os.path.join(run_dir, '*_checkpoint.pth')))
-        raise SystemExit(f'{path}: checkpoint not found; '
-                         + (f'--which_epoch can be one of {found}' if found else f'no checkpoints in {run_dir}'))
-    state = load_checkpoint(path)
-    stored = state.get('options')
-    working = checkpoint_working_size(state)
-    if not stored or working is None:
-        raise SystemExit(f'{path}: not a checkpoint of train.py (no options or no working size)')
-    height, width = working
-    del state
-    for name in ignored_training_flags(opt, stored):
-        warnings.warn(f'--{name} {getattr(opt, name)} ignored: the checkpoint was trained with '
-                      f'{stored.get(name)} (architecture and data flags come from the checkpoint)')
-    train_opt = argparse.Namespace(**stored)
-    train_opt.is_train = False
-    train_opt.device, train_opt.amp = opt.device, opt.amp
-    train_opt.checkpoints_dir, train_opt.name = opt.checkpoints_dir, opt.name
-    for name in ('dataroot',) + DATASET_PATHS:
-        if getattr(opt, name):
-            setattr(train_opt, name, getattr(opt, name))
-    try:
-        model = create_model(train_opt, working_size=(height, width))
-    except ValueError as error:
-        raise SystemExit(f'{path}: {error}') from error
-    model.load(opt.which_epoch, with_optimizers=False)
-    return model, train_opt, (int(height), int(width))
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs: driving poses (phase test) or held-out training frames (phase val)
-# ---------------------------------------------------------------------------------------------
-def _to_unit(image_uint8):
-    """uint8 [H, W, C] -> float32 tensor [C, H, W] in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image_uint8.transpose(2, 0, 1))).float() / 127.5 - 1.0
-
-
-def _json_files(folder, what):
-    if not os.path.isdir(folder):
-        raise SystemExit(f'{folder}: {what} folder not found')
-    files = sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.endswith('.json'))
-    if not files:
-        raise SystemExit(f'{folder}: no OpenPose .json files ({what})')
-    return files
-
-
-def read_sequence(folder, what, max_gap, smooth):
-    """OpenPose JSON folder -> one clean pose per frame (tracked, gaps filled, smoothed)."""
-    people = []
-    for path in _json_files(folder, what):
-        try:
-            people.append(read_openpose(path))
-        except DataFileError as error:
-            raise SystemExit(f'{error} ({what})') from error
-    try:
-        return clean_sequence(people, max_gap=max_gap, smooth=smooth)
-    except ValueError as error:
-        raise SystemExit(f'{folder}: {error} ({what})') from error
-
-
-def affine_label(label, matrix, height, width):
-    """3D label [C, h, w] warped by the 2x3 matrix (label pixel -> working pixel, pixel centres at
-    integers) to [C, height, width], nearest neighbour, 0 outside."""
-    channels_last = np.ascontiguousarray(label.transpose(1, 2, 0), np.float32)
-    out = np.stack([cv2.warpAffine(np.ascontiguousarray(channels_last[..., c]), matrix, (width, height),
-                                   flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                    for c in range(channels_last.shape[2])])
-    return out
-
-
-def _pixel_map(scale, offset, src, dst):
-    """Composite 1-D map: label pixel (src px across the driving frame's dst px) -> scale * x + offset."""
-    ratio = dst / src
-    return scale * ratio, scale * (0.5 * ratio - 0.5) + offset
-
-
-class DrivingSequence:
-    """Phase test: the driving poses, cleaned and aligned to the target, as network inputs."""
-
-    def __init__(self, opt, train_opt, working):
-        self.working = working
-        height, width = working
-        target_size = training_frame_size(train_opt)
-        self.pose_size = tuple(opt.pose_size) if opt.pose_size else target_size
-        driving = read_sequence(opt.pose_path, 'driving poses', opt.max_gap, opt.smooth)
-        self.unaligned = [pose_to_working_size(p, self.pose_size, working) for p in driving]
-        if opt.no_align:
-            self.alignment = None
-            self.poses = self.unaligned
-        else:
-            folder = opt.pose_tgt_path or train_opt.pose_path or os.path.join(train_opt.dataroot, 'openpose_json')
-            target = read_sequence(folder, 'target poses', opt.max_gap, 0.0)
-            target = [pose_to_working_size(p, target_size, working) for p in target]
-            try:
-                self.alignment = fit_alignment(driving, target, window=opt.align_window)
-            except ValueError as error:
-                raise SystemExit(f'{opt.pose_path}: {error}') from error
-            self.poses = apply_alignment(driving, self.alignment)
-        self.labels = None
-        if train_opt.use_label3d:
-            self.labels = self._label_files(opt, train_opt, len(driving))
-        self.frames = _select(len(driving), opt.start, opt.how_many, opt.pose_path)
-        self.panel_names = ['driving', 'aligned']
-
-    @staticmethod
-    def _label_files(opt, train_opt, count):
-        if not opt.label3d_path:
-            raise SystemExit('the model was trained with 3D labels (--use_label3d): pass the driving '
-                             'sequence\'s labels with --label3d_path')
-        if not os.path.isdir(opt.label3d_path):
-            raise SystemExit(f'{opt.label3d_path}: 3D label folder not found')
-        files = sorted(os.path.join(opt.label3d_path, n) for n in os.listdir(opt.label3d_path)
-                       if n.lower().endswith(LABEL_EXTENSIONS))
-        if len(files) != count:
-            raise SystemExit(f'{opt.label3d_path}: {len(files)} 3D label files for {count} driving OpenPose files; '
-                             'they are paired in sorted order and must be as many')
-        channels = read_label3d(files[0]).shape[0]
-        if channels != train_opt.label3d_nc:
-            raise SystemExit(f'{files[0]}: 3D label has {channels} channels, the model expects '
-                             f'{train_opt.label3d_nc}')
-        return files
-
-    def _label(self, t):
-        height, width = self.working
-        label = read_label3d(self.labels[t])
-        src_h, src_w = label.shape[1:]
-        if self.alignment is None:
-            sx, ox = _pixel_map(width / self.pose_size[1], 0.5 * width / self.pose_size[1] - 0.5,
-                                src_w, self.pose_size[1])
-            sy, oy = _pixel_map(height / self.pose_size[0], 0.5 * height / self.pose_size[0] - 0.5,
-                                src_h, self.pose_size[0])
-        else:
-            s, dx, dy = self.alignment.scale[t], self.alignment.dx[t], self.alignment.dy[t]
-            sx, ox = _pixel_map(s, dx, src_w, self.pose_size[1])
-            sy, oy = _pixel_map(s, dy, src_h, self.pose_size[0])
-        matrix = np.array([[sx, 0, ox], [0, sy, oy]], np.float64)
-        return torch.from_numpy(affine_label(label, matrix, height, width)) * 2 - 1
-
-    def __len__(self):
-        return len(self.frames)
-
-    def batch(self, indices):
-        """(pose input [B, Cp, H, W] in [-1, 1], per frame the list of uint8 panels before the output)."""
-        height, width = self.working
-        inputs, panels = [], []
-        for i in indices:
-            t = self.frames[i]
-            drawn = draw_pose(self.poses[t], height, width)
-            pose = _to_unit(drawn)
-            if self.labels is not None:
-                pose = torch.cat([pose, self._label(t)])
-            inputs.append(pose)
-            panels.append([draw_pose(self.unaligned[t], height, width), drawn])
-        return torch.stack(inputs), panels
-
-    def summary(self):
-        return {'alignment': self.alignment.summary() if self.alignment is not None else {'mode': 'off'},
-                'driving_frames': [int(self.frames[0]), int(self.frames[-1])]}
-
-
-class HeldOutFrames:
-    """Phase val: the end of the training video that training held out, with its own poses."""
-
-    def __init__(self, opt, train_opt, working):
-        try:
-            self.dataset = ClipDataset(
-                train_opt.dataroot, phase='val', load_size=train_opt.loadSize, clip_length=1,
-                size_multiple=train_opt.size_multiple, flip=False, data_ratio=train_opt.data_ratio,
-                use_label3d=train_opt.use_label3d, require_densepose=False,
-                paths={name: getattr(train_opt, name, None) for name in PATH_OPTIONS})
-        except ValueError as error:     # DataFileError included
-            raise SystemExit(f'--phase val: {error}') from error
-        if tuple(self.dataset.working_size) != tuple(working):
-            raise SystemExit(f'{train_opt.dataroot}: working size {self.dataset.working_size} differs from '
-                             f'the checkpoint\'s {working}; is this the training dataset?')
-        first = self.dataset.first_frame
-        count = self.dataset.end_frame - first
-        self.frames = [first + i for i in _select(count, opt.start, opt.how_many, train_opt.dataroot)]
-        self.panel_names = ['real']
-        self.psnr = []
-
-    def __len__(self):
-        return len(self.frames)
-
-    def batch(self, indices):
-        inputs, panels = [], []
-        for i in indices:
-            sample = self.dataset.load_clip(self.frames[i] - self.dataset.first_frame)
-            inputs.append(sample['pose'][0])
-            panels.append([tensor_to_image(sample['image'][0])])
-        return torch.stack(inputs), panels
-
-    def summary(self):
-        return {'held_out_frames': [int(self.frames[0]), int(self.frames[-1])],
-                'psnr': round(float(np.mean(self.psnr)), 3) if self.psnr else None}
-
-
-def _select(count, start, how_many, where):
-    if start >= count:
-        raise SystemExit(f'{where}: --start {start} but the sequence has {count} frames')
-    end = count if how_many is None else min(count, start + how_many)
-    return list(range(start, end))
-
-
-def training_frame_size(train_opt):
-    """(H, W) of the training video's frames (the target keypoints' coordinate frame)."""
-    files = index_dataset(train_opt.dataroot, img_path=getattr(train_opt, 'img_path', None))
-    if not files.frames:
-        raise SystemExit(f'{train_opt.dataroot}: training frames not found (their size places the target '
-                         'person\'s keypoints); pass --dataroot where the training dataset is now')
-    return tuple(read_frame(files.frames[0]).shape[:2])
-
-
-def psnr(a, b):
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 99.0 if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +92,7 @@ def load_new_background(path, working, device):
         image = resize_image(read_frame(path), *working)
     except DataFileError as error:
         raise SystemExit(f'{error} (--bg_path)') from error
-    return _to_unit(image)[None].to(device), image
+    return to_unit_range(image)[None].to(device), image
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +163,11 @@ def write_page(folder, opt, source, rows, summary):
 
 def main(argv=None):
     opt = TestOptions().parse(argv)
-    model, train_opt, working = load_model(opt)
+    model, train_opt, working = load_model(os.path.join(opt.checkpoints_dir, opt.name), opt.which_epoch, opt.device,
+                                           opt.amp, {name: getattr(opt, name) for name in ('dataroot',) + DATASET_PATHS})
+    for name in ignored_training_flags(opt, vars(train_opt)):
+        warnings.warn(f'--{name} {getattr(opt, name)} ignored: the checkpoint was trained with '
+                      f'{getattr(train_opt, name)} (architecture and data flags come from the checkpoint)')
     check_compositing(opt, model)
     folder = result_folder(opt, train_opt)
     source = DrivingSequence(opt, train_opt, working) if opt.phase == 'test' else HeldOutFrames(opt, train_opt, working)

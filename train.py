@@ -7,24 +7,16 @@ import os
 import sys
 
 import torch
-from torch.utils.data import DataLoader
 
-from data.clip_dataset import ClipDataset, collate_clips, seed_worker
-from data.sampler import EpochSampler, batches_per_epoch
+from data.clip_dataset import ClipDataset
+from data.loaders import make_loader
+from data.sampler import batches_per_epoch
 from models import create_model
 from options.base_options import save_options
 from options.train_options import TrainOptions
 from util.distributed import average_scalars, barrier, cleanup, init_distributed
-from util.training import TrainingLoop
+from util.training import TrainingLoop, resume_point
 from util.visualizer import Visualizer
-
-
-def make_loader(dataset, opt, rank, world_size, shuffle):
-    sampler = EpochSampler(len(dataset), opt.batchSize, opt.seed, shuffle, rank, world_size)
-    loader = DataLoader(dataset, batch_size=opt.batchSize, sampler=sampler, num_workers=opt.nThreads,
-                        persistent_workers=opt.nThreads > 0, worker_init_fn=seed_worker,
-                        collate_fn=collate_clips, drop_last=True, pin_memory=opt.device.type == 'cuda')
-    return loader, sampler
 
 
 def validate(model, loader, sampler, epoch, device):
@@ -36,12 +28,6 @@ def validate(model, loader, sampler, epoch, device):
             totals[name] = totals.get(name, 0.0) + value
         count += 1
     return average_scalars({name: value / count for name, value in totals.items()}, device) if count else {}
-
-
-def resume_point(progress, iters_per_epoch):
-    """(epoch, batches already done in it) from a checkpoint's progress."""
-    epoch, done = progress.get('epoch', 1), progress.get('epoch_iter', 0)
-    return (epoch + 1, 0) if done >= iters_per_epoch else (epoch, done)
 
 
 def main():
@@ -75,7 +61,7 @@ def main():
     visualizer = Visualizer(model.run_dir, tf_log=opt.tf_log, enabled=rank == 0)
     loader, sampler = make_loader(train_set, opt, rank, world_size, shuffle=True)
     if val_set is not None and len(val_set):
-        val_loader, val_sampler = make_loader(val_set, opt, rank, world_size, shuffle=False)
+        val_loader, val_sampler = make_loader(val_set, opt, rank, world_size, shuffle=False, allow_empty=True)
     else:
         val_loader = None
     total_epochs = opt.niter + opt.niter_decay

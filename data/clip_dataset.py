@@ -39,87 +39,25 @@ folders are neither required nor read, and samples have no 'flow' / 'flow_inv' (
 import math
 import os
 
-import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from torch.utils.data._utils.collate import default_collate
+from torch.utils.data import Dataset
 
 from data.layout import DEFAULT_FOLDERS, index_dataset
 from data.readers import DataFileError, read_flo, read_frame, read_iuv, read_label3d, read_mask, read_openpose
+from data.transforms import flip_iuv, pose_to_working_size, resize_image, resize_nearest, to_unit_range, working_size
 from util.flow import flip_flow, resize_flow
-from util.pose import draw_pose, fill_missing, flip_pose, scale_pose, track_person
+from util.pose import draw_pose, fill_missing, flip_pose, track_person
 from util.texture import atlas_to_tensor, iuv_to_uv
 
 PHASES = ('train', 'val', 'all')
 MAX_LISTED_PROBLEMS = 20
-
-# DensePose part id -> part id of the mirrored body (index 0 = background).
-DENSEPOSE_FLIP_PARTS = np.array([0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17,
-                                 20, 19, 22, 21, 24, 23], np.uint8)
-DENSEPOSE_FLIP_U_PARTS = (1, 2)     # torso front/back keep their id, their U runs the other way
 
 # index_dataset override name -> DatasetFiles attribute / default folder key
 PATH_OPTIONS = ('img_path', 'densepose_path', 'mask_path', 'pose_path', 'label3d_path', 'flow_path',
                 'flow_inv_path', 'bg_path', 'texture_path')
 _KIND_OPTION = {'iuv': 'densepose_path', 'mask': 'mask_path', 'pose': 'pose_path',
                 'label3d': 'label3d_path', 'flow': 'flow_path', 'flow_inv': 'flow_inv_path'}
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure helpers: size, resizing, flipping
-# ---------------------------------------------------------------------------------------------
-def _round_to_multiple(value, multiple):
-    return max(multiple, int(math.floor(value / multiple + 0.5)) * multiple)
-
-
-def working_size(height, width, load_size, size_multiple=16):
-    """(H', W'): long side -> load_size, aspect kept, both rounded to the nearest multiple of
-    size_multiple (at least size_multiple). See the module docstring."""
-    if load_size <= 0 or size_multiple <= 0:
-        raise ValueError(f'load_size ({load_size}) and size_multiple ({size_multiple}) must be positive')
-    scale = load_size / max(height, width)
-    return _round_to_multiple(height * scale, size_multiple), _round_to_multiple(width * scale, size_multiple)
-
-
-def resize_image(image, height, width):
-    """Frame-like image [h, w, C] -> [height, width, C]: INTER_AREA when shrinking, else LINEAR."""
-    if image.shape[:2] == (height, width):
-        return image
-    shrinking = height * width < image.shape[0] * image.shape[1]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-
-
-def resize_nearest(array, height, width):
-    """Nearest-neighbour resize of [h, w, ...] with pixel-centre alignment (for IUV, masks, labels)."""
-    h, w = array.shape[:2]
-    if (h, w) == (height, width):
-        return array
-    rows = np.minimum(((np.arange(height) + 0.5) * h / height).astype(np.int64), h - 1)
-    cols = np.minimum(((np.arange(width) + 0.5) * w / width).astype(np.int64), w - 1)
-    return array[rows[:, None], cols[None, :]]
-
-
-def pose_to_working_size(pose, src_size, dst_size):
-    """Keypoints from a frame of src_size (H, W) to dst_size (H', W') with the pixel-centre mapping."""
-    sy, sx = dst_size[0] / src_size[0], dst_size[1] / src_size[1]
-    return scale_pose(pose, sx, sy, 0.5 * sx - 0.5, 0.5 * sy - 0.5)
-
-
-def flip_iuv(iuv):
-    """Mirror a DensePose IUV uint8 [H, W, 3] = (I, U*255, V*255) horizontally: columns reversed,
-    left/right part ids swapped, U -> 255 - U on the torso (parts 1, 2). Returns a new array."""
-    out = iuv[:, ::-1].copy()
-    parts = out[:, :, 0]
-    torso = np.isin(parts, DENSEPOSE_FLIP_U_PARTS)
-    out[:, :, 1] = np.where(torso, 255 - out[:, :, 1], out[:, :, 1])
-    out[:, :, 0] = DENSEPOSE_FLIP_PARTS[parts]
-    return out
-
-
-def _to_unit_range(image_uint8):
-    """uint8 [H, W, C] -> float32 tensor [C, H, W] in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image_uint8.transpose(2, 0, 1))).float() / 127.5 - 1.0
 
 
 def _within(path, folder):
@@ -315,14 +253,14 @@ class ClipDataset(Dataset):
             iuv = None if iuv is None else flip_iuv(iuv)
             label = None if label is None else label[:, ::-1]
 
-        drawn = _to_unit_range(draw_pose(pose, height, width))
+        drawn = to_unit_range(draw_pose(pose, height, width))
         if label is not None:
             drawn = torch.cat([drawn, torch.from_numpy(np.ascontiguousarray(label.transpose(2, 0, 1))) * 2 - 1])
         if iuv is not None:
             parts, uv = (torch.from_numpy(array) for array in iuv_to_uv(iuv))
         else:
             parts, uv = torch.full((height, width), -1, dtype=torch.int64), torch.zeros(2, height, width)
-        return {'pose': drawn, 'image': _to_unit_range(image), 'parts': parts, 'uv': uv,
+        return {'pose': drawn, 'image': to_unit_range(image), 'parts': parts, 'uv': uv,
                 'mask': torch.from_numpy(np.ascontiguousarray(mask))[None].float()}
 
     def _load_flow(self, path, flipped):
@@ -341,7 +279,7 @@ class ClipDataset(Dataset):
             plate = read_frame(self.files.bg)
         except DataFileError as error:
             raise DataFileError(error.path, f'{error.problem} (background plate; pass --bg_path)') from error
-        return _to_unit_range(resize_image(plate, height, width))
+        return to_unit_range(resize_image(plate, height, width))
 
     def load_texture(self):
         """Initial texture atlas texture.jpg via util.texture.atlas_to_tensor (values in [-1, 1])."""
@@ -351,48 +289,3 @@ class ClipDataset(Dataset):
             raise DataFileError(error.path, f'{error.problem} (texture atlas; make it with unfold_texture.py '
                                             'or pass --texture_path)') from error
         return atlas_to_tensor(atlas)
-
-
-# ---------------------------------------------------------------------------------------------
-# Loader
-# ---------------------------------------------------------------------------------------------
-def seed_worker(worker_id):
-    """DataLoader worker_init_fn: seed numpy and random from the worker's torch seed."""
-    import random
-    seed = torch.initial_seed() % 2 ** 32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-def collate_clips(samples):
-    """default_collate, except 'paths' stays a list (batch) of lists (T) of frame paths."""
-    if not (isinstance(samples[0], dict) and 'paths' in samples[0]):
-        return default_collate(samples)
-    paths = [sample['paths'] for sample in samples]
-    batch = default_collate([{k: v for k, v in sample.items() if k != 'paths'} for sample in samples])
-    batch['paths'] = paths
-    return batch
-
-
-def make_dataloader(dataset, batch_size, shuffle, num_workers, distributed=False, seed=0, drop_last=True,
-                    sampler=None):
-    """DataLoader over clips; batches keep 'paths' as [B][T] (collate_clips).
-
-    distributed: a DistributedSampler over the initialised process group (call
-    loader.sampler.set_epoch(epoch) every epoch). sampler: any other sampler (e.g. data.sampler's
-    resumable EpochSampler), used as given (shuffle and distributed are then ignored). Workers are
-    persistent when num_workers > 0 and seed numpy / random per worker (seed_worker); torch's
-    per-worker seeds, and so the flips, follow `seed`.
-    """
-    if sampler is None and distributed:
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
-    per_process = len(sampler) if sampler is not None else len(dataset)
-    if drop_last and per_process < batch_size:
-        raise ValueError(f'{per_process} clips per process but batch_size {batch_size} with drop_last: '
-                         'no batch would be produced; lower batch_size or use more frames')
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                      num_workers=num_workers, persistent_workers=num_workers > 0,
-                      worker_init_fn=seed_worker, generator=generator, drop_last=drop_last,
-                      collate_fn=collate_clips, pin_memory=torch.cuda.is_available())

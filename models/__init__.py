@@ -36,14 +36,3 @@ def apply_recompute(model, opt):
             if isinstance(module, torch.nn.Module):
                 set_recompute(module)
     return model
-
-
-def checkpoint_working_size(state):
-    """(H, W) a checkpoint of train.py was trained at, or None when the checkpoint does not say (e.g. a
-    pretrainTrans.py one): stored as 'working_size' (pose2image) or the learned background's size (render)."""
-    if 'working_size' in state:
-        return tuple(int(v) for v in state['working_size'])
-    background = state.get('networks', {}).get('background')
-    if background is not None and 'image' in background:
-        return tuple(int(v) for v in background['image'].shape[-2:])
-    return None

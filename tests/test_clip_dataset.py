@@ -10,7 +10,9 @@ import torch
 from torch.utils.data import Dataset
 
 from data import synthetic
-from data.clip_dataset import ClipDataset, make_dataloader, pose_to_working_size, working_size
+from data.clip_dataset import ClipDataset
+from data.loaders import make_loader
+from data.transforms import pose_to_working_size, working_size
 from data.readers import (DataFileError, read_flo, read_frame, read_iuv, read_mask, read_openpose,
                           write_openpose)
 from util.flow import warp
@@ -342,10 +344,15 @@ class _NumpyDraws(Dataset):
         return {'worker': info.id, 'draw': int(np.random.randint(1 << 30))}
 
 
+def _loader_options(batch_size, workers=0, seed=0):
+    return SimpleNamespace(batchSize=batch_size, nThreads=workers, seed=seed, device=torch.device('cpu'))
+
+
 def test_dataloader_with_two_workers(small):
     ds = ClipDataset(small, 'train', load_size=32, clip_length=2, size_multiple=16)
-    loader = make_dataloader(ds, batch_size=2, shuffle=True, num_workers=2, seed=3)
-    for _ in range(2):      # persistent workers survive the epoch
+    loader, sampler = make_loader(ds, _loader_options(batch_size=2, workers=2, seed=3), 0, 1, shuffle=True)
+    for epoch in (1, 2):    # persistent workers survive the epoch
+        sampler.set_epoch(epoch)
         seen = []
         for batch in loader:
             assert tuple(batch['image'].shape) == (2, 2, 3, 32, 32)
@@ -355,10 +362,10 @@ def test_dataloader_with_two_workers(small):
             seen += batch['index'].tolist()
         assert len(seen) == len(set(seen)) == len(ds) // 2 * 2
 
-    loader = make_dataloader(_NumpyDraws(), batch_size=1, shuffle=False, num_workers=2)
+    loader, _ = make_loader(_NumpyDraws(), _loader_options(batch_size=1, workers=2), 0, 1, shuffle=False)
     by_worker = {}
     for batch in loader:
         by_worker.setdefault(int(batch['worker']), []).append(int(batch['draw']))
     assert len(by_worker) == 2 and by_worker[0] != by_worker[1]
-    with pytest.raises(ValueError, match='batch_size'):
-        make_dataloader(ds, batch_size=len(ds) + 1, shuffle=False, num_workers=0)
+    with pytest.raises(ValueError, match='batchSize'):
+        make_loader(ds, _loader_options(batch_size=len(ds) + 1), 0, 1, shuffle=False)

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from data.clip_dataset import resize_image
+from data.transforms import resize_image
 from data.readers import read_frame, read_openpose, write_frame, write_openpose
+from data.driving import affine_label
 from data.synthetic import generate
+from models.loading import load_model
 from tests.helpers import ROOT, TINY
 from util.pose import draw_pose, scale_pose
 from util.pose_align import clean_sequence
@@ -222,11 +224,7 @@ def test_static_stage_checkpoint_renders_without_the_untrained_detail_generator(
     pose = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
     outputs = {}
     for label, full in (('4', False), ('latest', True)):
-        opt = SimpleNamespace(checkpoints_dir=str(trained.checkpoints), name=trained.name, which_epoch=label,
-                              device=torch.device('cpu'), amp='none', dataroot=None)
-        for name in trained.script.DATASET_PATHS:
-            setattr(opt, name, None)
-        model, _, _ = trained.script.load_model(opt)
+        model, _, _ = load_model(str(trained.checkpoints / trained.name), label)
         assert model.full_stage is full
         result = model.infer(pose)
         outputs[label] = result
@@ -281,5 +279,5 @@ def test_label_warp_follows_the_keypoints():
     label = np.zeros((1, 10, 10), np.float32)
     label[0, 3, 7] = 1
     matrix = np.array([[2, 0, 0.5], [0, 2, 0.5]], np.float64)          # pixel-centre 2x: x' = 2x + 0.5
-    out = load_script().affine_label(label, matrix, 20, 20)
+    out = affine_label(label, matrix, 20, 20)
     assert out.shape == (1, 20, 20) and set(zip(*np.nonzero(out[0]))) == {(6, 14), (6, 15), (7, 14), (7, 15)}

@@ -72,9 +72,10 @@ def test_val_split_matches_test_py_reconstruction(trained, tmp_path):
     assert 0 <= report['mean']['part_acc'] <= 1 and 0 <= report['mean']['uv_error'] <= 1
     assert report['measured_frames']['warp_error'] == 2 and rows[0]['warp_error'] == ''
     # test.py --phase val renders the same frames from the same poses: the same PSNR
-    drive = trained.evaluate.drive_script()
-    val = drive.main(['--name', 'tiny', '--checkpoints_dir', str(trained.checkpoints), '--gpu_ids', '-1',
-                      '--phase', 'val', '--results_dir', str(tmp_path / 'drive'), '--html_frames', '0'])
+    subprocess.run([sys.executable, os.path.join(ROOT, 'test.py'), '--name', 'tiny', '--checkpoints_dir',
+                    str(trained.checkpoints), '--gpu_ids', '-1', '--phase', 'val', '--results_dir',
+                    str(tmp_path / 'drive'), '--html_frames', '0'], cwd=ROOT, check=True, capture_output=True)
+    val = str(tmp_path / 'drive' / 'tiny' / 'val_latest')
     summary = json.load(open(os.path.join(val, 'summary.json')))
     assert report['mean']['psnr'] == pytest.approx(summary['psnr'], abs=2e-3)
 

@@ -1,4 +1,4 @@
-"""util/metrics.py: PSNR / SSIM on hand-computable cases, the temporal warping error on shifted images and
+"""evaluation/metrics.py: PSNR / SSIM on hand-computable cases, the temporal warping error on shifted images and
 on synthetic ground truth with its exact flow, part accuracy / UV error, LPIPS with and without weights."""
 import glob
 import math
@@ -11,7 +11,7 @@ import torch
 from data.readers import read_flo, read_frame, read_mask
 from data.synthetic import generate
 from util.flow import consistency_mask, warp
-from util.metrics import (LPIPS, LPIPSUnavailable, part_accuracy, psnr, ssim, temporal_warping_error, uv_error,
+from evaluation.metrics import (LPIPS, LPIPSUnavailable, part_accuracy, psnr, ssim, temporal_warping_error, uv_error,
                           uv_errors, warping_errors)
 
 

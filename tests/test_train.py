@@ -8,7 +8,8 @@ import sys
 import pytest
 import torch
 
-from data.clip_dataset import ClipDataset, collate_clips
+from data.clip_dataset import ClipDataset
+from data.loaders import collate_clips
 from data.synthetic import generate
 from models import create_model
 from options.train_options import TrainOptions

@@ -9,6 +9,12 @@ from util.distributed import average_scalars, max_rank_difference
 from util.visualizer import format_losses
 
 
+def resume_point(progress, iters_per_epoch):
+    """(epoch, batches already done in it) from a checkpoint's progress."""
+    epoch, done = progress.get('epoch', 1), progress.get('epoch_iter', 0)
+    return (epoch + 1, 0) if done >= iters_per_epoch else (epoch, done)
+
+
 class TrainingLoop:
     """Owns the global iteration count; ``save(label, epoch, epoch_iter)`` writes a checkpoint."""
 

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import torch
 
-from data.clip_dataset import resize_image
+from data.transforms import resize_image
 from data.layout import index_dataset
 from data.readers import read_frame, read_iuv
 from util.texture import NUM_PARTS, atlas_to_tensor, iuv_to_uv, render

@@ -266,7 +266,7 @@ LPIPS_HELP = (
     'LPIPS needs one weights file (--lpips_weights FILE): a torch.save\'d state dict holding the backbone '
     '(torchvision alexnet or vgg16 keys "features.<i>.weight/bias") and the five linear heads '
     '("lin<k>.weight" [1, C, 1, 1], k = 0..4; the LPIPS v0.1 release names them "lin<k>.model.1.weight"). '
-    'Build it from files you have with `python -m util.metrics lpips_weights --backbone alexnet.pth '
+    'Build it from files you have with `python -m evaluation.metrics lpips_weights --backbone alexnet.pth '
     '--heads alex.pth --out lpips_alex.pth`; without it LPIPS is reported as unavailable.')
 
 
