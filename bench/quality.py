@@ -29,6 +29,7 @@ sys.path.insert(0, ROOT)
 from data.clip_dataset import ClipDataset  # noqa: E402
 from data.readers import read_frame  # noqa: E402
 from data.layout import index_dataset  # noqa: E402
+from data.loaders import make_loader  # noqa: E402
 from models import create_model  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util.image import save_image  # noqa: E402
@@ -91,13 +92,12 @@ def make_data(args):
 
 def seconds_per_step(flags, full_stage, repeats=6, warmup=2):
     """Mean wall-clock of one training step of this configuration (data loading included)."""
-    import train
     with tempfile.TemporaryDirectory() as scratch:
         opt = TrainOptions().parse(flags + ['--checkpoints_dir', scratch, '--name', 'calibration'], save=False)
         dataset = ClipDataset.from_options(opt, 'train')
         model = create_model(opt, dataset)
         model.set_epoch(opt.static_epochs + 1 if full_stage else 1)
-        loader, sampler = train.make_loader(dataset, opt, 0, 1, shuffle=True)
+        loader, sampler = make_loader(dataset, opt, 0, 1, shuffle=True)
         sampler.set_epoch(1, 0)
         batches = iter(loader)
         for _ in range(warmup):
