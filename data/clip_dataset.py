@@ -143,25 +143,20 @@ class ClipDataset(Dataset):
         self.starts = starts
 
     @classmethod
-    def from_options(cls, opt, phase):
-        """Build from an options object (missing attributes take the defaults)."""
-        max_size = getattr(opt, 'max_dataset_size', None)
+    def from_options(cls, opt, phase, require_densepose=True, require_flow=True, clip_length=None):
+        """Build from parsed options (--dataroot, --loadSize, --clip_length unless clip_length is given,
+        the working-size multiple, --flip, --data_ratio, --max_dataset_size, --use_label3d with
+        --label3d_nc, and the folder overrides)."""
         dataset = cls(
-            getattr(opt, 'dataroot'), phase=phase,
-            load_size=getattr(opt, 'loadSize', 256),
-            clip_length=getattr(opt, 'clip_length', 2),
-            size_multiple=getattr(opt, 'size_multiple', 16),
-            flip=getattr(opt, 'flip', False),
-            data_ratio=getattr(opt, 'data_ratio', 0.9),
-            max_dataset_size=None if max_size in (None, float('inf')) else max_size,
-            use_label3d=getattr(opt, 'use_label3d', False),
-            paths={name: getattr(opt, name, None) for name in PATH_OPTIONS},
-            require_densepose=getattr(opt, 'require_densepose', True),
-            require_flow=getattr(opt, 'require_flow', True))
-        expected = getattr(opt, 'label3d_nc', None)
-        if dataset.use_label3d and expected is not None and dataset.label3d_channels != expected:
+            opt.dataroot, phase=phase, load_size=opt.loadSize,
+            clip_length=opt.clip_length if clip_length is None else clip_length,
+            size_multiple=opt.size_multiple, flip=opt.flip, data_ratio=opt.data_ratio,
+            max_dataset_size=opt.max_dataset_size, use_label3d=opt.use_label3d,
+            paths={name: getattr(opt, name) for name in PATH_OPTIONS},
+            require_densepose=require_densepose, require_flow=require_flow)
+        if dataset.use_label3d and dataset.label3d_channels != opt.label3d_nc:
             raise ValueError(f'{dataset.files.label3d[0]}: 3D label has {dataset.label3d_channels} channels, '
-                             f'--label3d_nc is {expected}')
+                             f'--label3d_nc is {opt.label3d_nc}')
         return dataset
 
     # -- construction ---------------------------------------------------------------------------

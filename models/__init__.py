@@ -6,25 +6,33 @@ from models.networks.recompute import set_recompute
 MODELS = ('render', 'pose2image')
 
 
+def model_class(name):
+    """The class behind --model NAME."""
+    if name == 'render':
+        from models.render_model import RenderModel
+        return RenderModel
+    if name == 'pose2image':
+        from models.pose2image_model import Pose2ImageModel
+        return Pose2ImageModel
+    raise ValueError(f'unknown --model {name!r}; one of {MODELS}')
+
+
 def create_model(opt, dataset=None, working_size=None):
     """Build the model named by --model.
 
     For training, a dataset supplies the texture and background initialisation and the working size;
     for inference from a checkpoint (no dataset), give working_size (H, W) from
     ``checkpoint_working_size``."""
+    cls = model_class(opt.model)
     if opt.model == 'render':
-        from models.render_model import RenderModel
         texture = dataset.load_texture() if dataset is not None else None
         if dataset is not None:
             background = dataset.load_background()
         else:
             background = torch.zeros(3, *working_size) if working_size is not None else None
-        model = RenderModel(opt, texture_init=texture, background_init=background)
-    elif opt.model == 'pose2image':
-        from models.pose2image_model import Pose2ImageModel
-        model = Pose2ImageModel(opt, working_size=dataset.working_size if dataset is not None else working_size)
+        model = cls(opt, texture_init=texture, background_init=background)
     else:
-        raise ValueError(f'unknown --model {opt.model!r}; one of {MODELS}')
+        model = cls(opt, working_size=dataset.working_size if dataset is not None else working_size)
     return apply_recompute(model, opt)
 
 

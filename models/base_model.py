@@ -1,11 +1,16 @@
-"""What every trainable model shares: device, AMP, DDP wrapping, learning-rate schedule, checkpoints.
+"""What every trainable model shares: device, AMP, DDP wrapping, learning-rate schedule, checkpoints,
+and the check of the names it declares.
 
-Subclasses declare ``network_names`` (attributes holding nn.Modules that a checkpoint stores) and
-build ``self.optimizers``; the training loop needs no model-specific code.
+Subclasses declare ``network_names`` (attributes holding nn.Modules that a checkpoint stores),
+``training_network_names`` (stored too, but built only for training, e.g. discriminators) and
+``loss_defaults`` ({loss name: default weight}; ``modify_commandline_options`` adds a
+``--lambda_<name>`` flag for each), build ``self.optimizers`` and call ``check_names()`` once built;
+the training loop needs no model-specific code.
 """
 import os
 
 import torch
+import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from util.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
@@ -21,11 +26,45 @@ def options_for_checkpoint(opt):
     return {key: value if isinstance(value, plain) else str(value) for key, value in vars(opt).items()}
 
 
+def loss_weights(opt, loss_names, model_name):
+    """{loss name: --lambda_<name>} for the losses the model produces; a weight flag with no such loss,
+    or a loss without a weight flag, is a ValueError (a misspelt name never passes silently)."""
+    flags = sorted(key[len('lambda_'):] for key in vars(opt) if key.startswith('lambda_'))
+    unknown = [name for name in flags if name not in loss_names]
+    if unknown:
+        raise ValueError(f'{", ".join("--lambda_" + name for name in unknown)}: the {model_name} model has no such '
+                         f'loss (its losses: {", ".join(loss_names)})')
+    missing = [name for name in loss_names if name not in flags]
+    if missing:
+        raise ValueError(f'the {model_name} model produces {missing} but has no --lambda_ weight for them')
+    return {name: getattr(opt, f'lambda_{name}') for name in loss_names}
+
+
+def weighted_total(losses, weights):
+    """The one place where named losses are weighted and summed."""
+    return sum(weights[name] * value for name, value in losses.items())
+
+
 class BaseModel:
     network_names = ()
+    training_network_names = ()
+    loss_defaults = {}
 
-    def __init__(self, opt):
+    @classmethod
+    def modify_commandline_options(cls, parser, is_train):
+        """Add this model's own flags to the parser (training: a --lambda_<name> weight per loss)."""
+        if is_train:
+            weights = parser.add_argument_group('loss weights')
+            for name, default in cls.loss_defaults.items():
+                weights.add_argument(f'--lambda_{name}', type=float, default=default)
+
+    @property
+    def loss_names(self):
+        return tuple(self.loss_defaults)
+
+    def __init__(self, opt, training):
         self.opt = opt
+        self.training = training
         self.device = opt.device
         tune_cpu_runtime()
         self.amp_dtype = AMP_DTYPES[opt.amp]
@@ -39,7 +78,16 @@ class BaseModel:
         return torch.amp.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
     def networks(self):
-        return {name: getattr(self, name) for name in self.network_names}
+        """{name: module} of every network a checkpoint of this model holds (those needed to infer, and
+        in training also ``training_network_names``)."""
+        names = self.network_names + (self.training_network_names if self.training else ())
+        return {name: getattr(self, name) for name in names}
+
+    def check_names(self):
+        """Every declared network exists (so none is silently left out of a checkpoint)."""
+        for name in self.network_names + (self.training_network_names if self.training else ()):
+            if not isinstance(getattr(self, name, None), nn.Module):
+                raise ValueError(f'{type(self).__name__} declares network {name!r} but has no such nn.Module')
 
     def wrap_distributed(self, module, find_unused_parameters=False):
         """DDP around ``module`` under torchrun (the bare module keeps clean state-dict keys)."""
@@ -89,6 +137,9 @@ class BaseModel:
 
     def save(self, label, progress):
         save_checkpoint(checkpoint_path(self.run_dir, label), self.checkpoint_state(progress))
+
+    def save_appearance(self, label):
+        """Images of what the model learned beside its networks (none by default)."""
 
     def load(self, label, run_dir=None, with_optimizers=True):
         """Restore networks (and optimizers, scaler) from a checkpoint; returns its progress dict."""

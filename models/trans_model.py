@@ -13,10 +13,10 @@ Metrics (``part_uv_sums`` then ``metrics_from_sums``, pooled over pixels, not av
 """
 import torch
 
-from models.base_model import BaseModel
+from models.base_model import BaseModel, loss_weights, weighted_total
 from models.networks import losses as L
 from models.networks.generators import UVGenerator
-from models.render_model import pose_channels, weighted_total
+from models.video_gan import pose_channels
 from util.image import part_map_to_image, part_probs_to_image, select_part_uv, tensor_to_image, uv_to_images
 
 METRICS = ('part_acc', 'part_acc_person', 'uv_error')
@@ -62,16 +62,17 @@ def metrics_from_sums(sums):
 
 class TransModel(BaseModel):
     network_names = ('trans',)
-    loss_names = ('part', 'uv', 'mask')
+    loss_defaults = {'part': 1.0, 'uv': 10.0, 'mask': 0.5}
 
     def __init__(self, opt, training=True):
-        super().__init__(opt)
+        super().__init__(opt, training)
         self.trans = build_uv_generator(opt).to(self.device)
         self.visual_cache = {}
+        self.check_names()
         if not training:
             self.trans.eval()
             return
-        self.weights = {name: getattr(opt, f'lambda_{name}') for name in self.loss_names}
+        self.weights = loss_weights(opt, self.loss_names, 'UV generator')
         self.trans_ddp = self.wrap_distributed(self.trans)
         self.optimizers = {'G': self.make_adam([(self.trans, opt.lr)])}
 

@@ -1,6 +1,7 @@
-"""What the video GAN models (render_model, pose2image_model) share: the pose input's channels, the
-spatial + temporal discriminators, clip batches flattened to frames and back, the flow-warped temporal
-terms, the adversarial losses and the one place where named losses are weighted and summed.
+"""The video GAN base that the render model and the pose2image baseline share: set-up, the
+generator-then-discriminator training step through one weighted sum for each, inference, visuals;
+and its pieces (pose input channels, spatial + temporal discriminators, clip batches flattened to
+frames and back, flow-warped temporal terms, adversarial losses).
 
 Batches come from data.clip_dataset.ClipDataset: T consecutive frames per clip; generators see the
 B*T frames as one batch, temporal terms compare neighbours inside each clip.
@@ -10,9 +11,11 @@ import contextlib
 import torch
 import torch.nn as nn
 
+from models.base_model import BaseModel, loss_weights, weighted_total
 from models.networks import losses as L
 from models.networks.discriminators import MultiscaleDiscriminator, TemporalDiscriminator
 from util.flow import consistency_mask, warp
+from util.image import tensor_to_image
 
 CLIP_KEYS = ('pose', 'image', 'parts', 'uv', 'mask', 'flow', 'flow_inv')
 FLOW_KEYS = ('flow', 'flow_inv')        # per clip [B, T-1, 2, H, W]; everything else is per frame
@@ -132,11 +135,133 @@ def discriminator_losses(gan_loss, predictions):
     return losses
 
 
-def loss_weights(opt):
-    """{'l2': opt.lambda_l2, ...}: every --lambda_* flag by loss name."""
-    return {name[len('lambda_'):]: value for name, value in vars(opt).items() if name.startswith('lambda_')}
+# The D step's total: 0.5 * (fake + real), temporal terms alike.
+DISCRIMINATOR_WEIGHTS = {'D_fake': 0.5, 'D_real': 0.5, 'DT_fake': 0.5, 'DT_real': 0.5}
 
 
-def weighted_total(losses, weights):
-    """The one place where named losses are weighted and summed."""
-    return sum(weights[name] * value for name, value in losses.items())
+def set_requires_grad(module, flag):
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+class VideoGANModel(BaseModel):
+    """A generator trained against ``VideoDiscriminators`` on clips.
+
+    Subclasses set ``network_names``, ``loss_names``, ``batch_keys`` (what they read of a clip batch),
+    build ``self.generator`` after this __init__ (which sets the CPU's float modes) and call
+    ``setup_training``; they implement ``generate(network, pose)`` -> dict with 'output' [N, 3, H, W] in [-1, 1],
+    ``generator_losses(data, result, clip_shape)`` -> named unweighted losses, ``optimizer_groups()``
+    -> [(module, lr)] of the generator, ``validation_losses(batch)`` and ``frame_visuals(data, result)``.
+    ``full_stage`` says whether the adversarial terms and the D step are on (``is_full_stage(epoch)``)."""
+    training_network_names = ('discriminators',)
+    batch_keys = CLIP_KEYS
+
+    @classmethod
+    def modify_commandline_options(cls, parser, is_train):
+        """The discriminators' flags, perceptual-loss source and loss weights (training only)."""
+        super().modify_commandline_options(parser, is_train)
+        if not is_train:
+            return
+        gan = parser.add_argument_group('discriminators')
+        gan.add_argument('--gan_mode', choices=['lsgan', 'hinge', 'vanilla'], default='lsgan')
+        gan.add_argument('--ndf', type=int, default=64)
+        gan.add_argument('--n_layers_D', type=int, default=3)
+        gan.add_argument('--num_D', type=int, default=2)
+        gan.add_argument('--no_temporal_D', action='store_true')
+        gan.add_argument('--lr_D', type=float, default=2e-4)
+        vgg = parser.add_argument_group('perceptual loss')
+        vgg.add_argument('--no_vgg_loss', action='store_true')
+        vgg.add_argument('--vgg_weights', default=None,
+                         help='VGG19 state dict file (otherwise torchvision weights from the local cache)')
+
+    def __init__(self, opt):
+        super().__init__(opt, training=opt.is_train)
+        self.full_stage = True
+        self.visual_cache = {}
+
+    def setup_training(self, find_unused_parameters=False):
+        """Discriminators, criteria, loss weights, DDP wrappers and optimizers (training only), then the
+        name checks."""
+        if self.training:
+            self.discriminators, self.gan_loss, self.vgg_loss = adversarial_criteria(self.opt, self.device)
+            self.weights = loss_weights(self.opt, self.loss_names, self.opt.model)
+            self.generator_ddp = self.wrap_distributed(self.generator, find_unused_parameters)
+            self.discriminators_ddp = self.wrap_distributed(self.discriminators)
+            self.optimizers = {'G': self.make_adam(self.optimizer_groups()),
+                               'D': self.make_adam([(self.discriminators, self.opt.lr_D)])}
+        else:
+            self.generator.eval()
+        self.check_names()
+
+    def is_full_stage(self, epoch):
+        return True
+
+    def set_epoch(self, epoch):
+        super().set_epoch(epoch)
+        self.full_stage = self.is_full_stage(epoch)
+
+    def load(self, label, run_dir=None, with_optimizers=True):
+        """As BaseModel.load; the stage follows the checkpoint's epoch."""
+        progress = super().load(label, run_dir, with_optimizers)
+        self.full_stage = self.is_full_stage(progress.get('epoch', 1))
+        return progress
+
+    def discriminate(self, data, fake, clip_shape):
+        return discriminate(self.discriminators, self.discriminators_ddp, data['pose'], fake, data['image'],
+                            data['flow'], clip_shape)
+
+    def adversarial_losses(self, data, output, clip_shape):
+        """The generator's gan, feat (and gan_temporal) terms; D's gradients are not synchronised."""
+        with no_sync(self.discriminators_ddp):
+            predictions = self.discriminate(data, output, clip_shape)
+        return generator_adversarial_losses(self.gan_loss, predictions)
+
+    def train_step(self, batch):
+        """One generator update, then (in the full stage) one discriminator update, each on the weighted
+        sum of its named losses. Returns (losses dict of floats, finite flag); a non-finite loss skips
+        the update."""
+        data, clip_shape = unpack_clips(batch, self.device, self.batch_keys)
+        self.generator.train()
+        if self.full_stage:
+            set_requires_grad(self.discriminators, False)
+        with self.autocast():
+            result = self.generate(self.generator_ddp, data['pose'])
+            g_losses = self.generator_losses(data, result, clip_shape)
+            g_total = weighted_total(g_losses, self.weights)
+        finite = self.guarded_step('G', g_total)
+        losses = {f'G_{k}': v.detach() for k, v in g_losses.items()}
+        if self.full_stage:
+            set_requires_grad(self.discriminators, True)
+            with self.autocast():
+                predictions = self.discriminate(data, result['output'].detach(), clip_shape)
+                d_losses = discriminator_losses(self.gan_loss, predictions)
+                d_total = weighted_total(d_losses, DISCRIMINATOR_WEIGHTS)
+            finite = self.guarded_step('D', d_total, allowed=finite) and finite
+            losses.update({k: v.detach() for k, v in d_losses.items()})
+        self.scaler.update()
+        self.visual_cache.update(data=data, result={k: v.detach() for k, v in result.items()})
+        return {k: float(v) for k, v in losses.items()}, finite
+
+    def temporal_loss(self, output, data, clip_shape):
+        """Flow-warped temporal L1 of the output (the warped previous frames are kept for the page)."""
+        current, warped_previous, confidence = temporal_terms(output.float(), data, clip_shape)
+        self.visual_cache['warped_previous'] = warped_previous.detach()
+        return L.temporal_l1(current, warped_previous, confidence)
+
+    def vgg_features_of_real(self, real):
+        with torch.no_grad():
+            return self.vgg_loss.features(real)
+
+    @torch.no_grad()
+    def infer(self, pose):
+        """Pose images [N, Cp, H, W] -> dict of the generator's outputs (eval mode)."""
+        self.generator.eval()
+        with self.autocast():
+            return self.generate(self.generator, pose.to(self.device))
+
+    def visuals(self):
+        """Images of the first frame of the last batch, named for the HTML page and TensorBoard."""
+        visuals = self.frame_visuals(self.visual_cache['data'], self.visual_cache['result'])
+        if 'warped_previous' in self.visual_cache:
+            visuals['warped_previous'] = tensor_to_image(self.visual_cache['warped_previous'][0].float())
+        return visuals

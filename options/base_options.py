@@ -4,15 +4,20 @@ import os
 
 import torch
 
+from models import model_class
+
 
 class BaseOptions:
-    """Builds the argument parser; subclasses add their own flags in ``add_arguments``."""
+    """Builds the argument parser: the shared flags, the phase's (``add_arguments``) and, once --model is
+    known, the model's own (``model_options``)."""
     is_train = False
 
     def __init__(self):
-        self.parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        self.parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                              add_help=False)
         self.add_base_arguments(self.parser)
         self.add_arguments(self.parser)
+        self.model_flags_added = False
 
     def add_base_arguments(self, parser):
         run = parser.add_argument_group('run')
@@ -32,11 +37,13 @@ class BaseOptions:
         data.add_argument('--use_label3d', action='store_true', help='append LaplaceProj 3D label channels')
         data.add_argument('--label3d_nc', type=int, default=3, help='channels of the 3D label')
         data.add_argument('--loadSize', type=int, default=256, help='long side of the working frame size')
-        data.add_argument('--clip_length', type=int, default=2, help='consecutive frames per sample (T >= 2)')
         data.add_argument('--batchSize', type=int, default=1, help='clips per batch (per process)')
         data.add_argument('--nThreads', type=int, default=2, help='DataLoader workers')
         data.add_argument('--max_dataset_size', type=int, default=None)
         data.add_argument('--data_ratio', type=float, default=0.9, help='share of the video used for training')
+        data.add_argument('--flip', dest='flip', action='store_true',
+                          help='horizontal flip augmentation, applied consistently to every input')
+        data.add_argument('--no_flip', dest='flip', action='store_false', help='no flip augmentation')
 
         model = parser.add_argument_group('model')
         model.add_argument('--model', choices=['render', 'pose2image'], default='render',
@@ -68,16 +75,34 @@ class BaseOptions:
     def add_arguments(self, parser):
         """Subclasses add their flags here."""
 
+    def validate(self, opt):
+        """Phase-specific checks of the parsed flags (``self.parser.error`` on a bad combination)."""
+
+    def size_multiple(self, opt):
+        """Frame sides are rounded to this multiple: 2 ^ (the most downsamplings of the model's networks)."""
+        return 2 ** max(opt.n_downsample_translate, opt.n_downsample_global)
+
+    def model_options(self, parser, known):
+        """Add the flags of the model the command line names (``known``: the flags parsed so far)."""
+        model_class(known.model).modify_commandline_options(parser, self.is_train)
+
+    def parse_flags(self, args=None):
+        """Parse the command line, the model's own flags included (then --help lists them too)."""
+        if not self.model_flags_added:
+            known, _ = self.parser.parse_known_args(args)
+            self.model_options(self.parser, known)
+            self.parser.add_argument('-h', '--help', action='help', help='show this message and exit')
+            self.model_flags_added = True
+        return self.parser.parse_args(args)
+
     def parse(self, args=None, save=True):
-        opt = self.parser.parse_args(args)
+        opt = self.parse_flags(args)
         opt.is_train = self.is_train
-        opt.size_multiple = 2 ** max(opt.n_downsample_translate, opt.n_downsample_global)
-        opt.require_densepose = opt.model == 'render'      # the pose2image baseline reads no DensePose
+        opt.size_multiple = self.size_multiple(opt)
         if opt.checkpoint_activations and opt.norm == 'batch':
             self.parser.error('--checkpoint_activations recomputes the forward pass and would update batch norm '
                               'statistics twice; use --norm instance or none')
-        if opt.clip_length < 2:
-            self.parser.error('--clip_length must be at least 2 (temporal losses need neighbours)')
+        self.validate(opt)
         opt.device = resolve_device(opt.gpu_ids)
         if save:
             save_options(opt, self.parser)
@@ -98,6 +123,14 @@ def add_training_arguments(schedule, run):
     run.add_argument('--save_epoch_freq', type=int, default=5, help='epochs between numbered checkpoints')
     run.add_argument('--tf_log', action='store_true', help='TensorBoard scalars and images (tensorboardX)')
     run.add_argument('--continue_train', action='store_true', help='resume from which_epoch')
+
+
+def argument_group(parser, title):
+    """The parser's argument group of that title (created when there is none)."""
+    for group in parser._action_groups:
+        if group.title == title:
+            return group
+    return parser.add_argument_group(title)
 
 
 def resolve_device(gpu_ids):

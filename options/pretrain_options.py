@@ -2,9 +2,11 @@
 
 The UV generator flags (--ngf_translate, --n_downsample_translate, --n_blocks_translate, --norm,
 --use_label3d / --label3d_nc) come from BaseOptions and must match the train.py run that starts
-from the result (train.py --load_pretrain_TransG RUN_DIR). Samples are single frames: --clip_length
-is ignored (set to 1). --loadSize is 256 unless given; --eval_only takes the checkpoint's unless given.
+from the result (train.py --load_pretrain_TransG RUN_DIR). Samples are single frames. Flip
+augmentation is on by default (--no_flip: off). --loadSize is 256 unless given; --eval_only takes the
+checkpoint's unless given.
 """
+from models.trans_model import TransModel
 from options.base_options import BaseOptions, add_training_arguments, save_options
 
 # Options that fix the UV generator's architecture; --eval_only takes them from the checkpoint.
@@ -18,19 +20,13 @@ class PretrainOptions(BaseOptions):
 
     def add_arguments(self, parser):
         parser.set_defaults(loadSize=None)      # resolved in parse: 256, or with --eval_only the checkpoint's
-        data = parser.add_argument_group('pre-training data')
-        data.add_argument('--no_flip', action='store_true',
-                          help='no horizontal flip augmentation (on by default: the labels are mirrored '
-                               'exactly and no texture is learned here)')
+        # the labels are mirrored exactly and no texture is learned here, so flipping only adds data
+        parser.set_defaults(flip=True)
 
         schedule = parser.add_argument_group('schedule')
         run = parser.add_argument_group('logging, checkpoints and evaluation')
         add_training_arguments(schedule, run)
         schedule.add_argument('--lr', type=float, default=2e-4)
-
-        weights = parser.add_argument_group('loss weights')
-        for name, value in (('part', 1.0), ('uv', 10.0), ('mask', 0.5)):
-            weights.add_argument(f'--lambda_{name}', type=float, default=value)
 
         run.add_argument('--which_epoch', default='latest', help='checkpoint to resume from or evaluate')
         run.add_argument('--eval_only', action='store_true',
@@ -38,9 +34,14 @@ class PretrainOptions(BaseOptions):
                               'each --dataroot, print part accuracy and UV error, and exit (the UV '
                               'generator flags are read from the checkpoint)')
 
+    def model_options(self, parser, known):
+        TransModel.modify_commandline_options(parser, self.is_train)
+
+    def size_multiple(self, opt):
+        return 2 ** opt.n_downsample_translate
+
     def parse(self, args=None, save=True):
-        """Like BaseOptions.parse, plus: dataroots split on commas, clip_length 1, the working-size
-        multiple from the UV generator alone, flip from --no_flip. --eval_only saves no opt.txt."""
+        """Like BaseOptions.parse, plus dataroots split on commas. --eval_only saves no opt.txt."""
         opt = super().parse(args, save=False)
         opt.dataroots = [root for root in opt.dataroot.split(',') if root]
         if not opt.dataroots:
@@ -52,11 +53,6 @@ class PretrainOptions(BaseOptions):
                               'give each dataset the standard layout')
         if opt.loadSize is None and not opt.eval_only:
             opt.loadSize = DEFAULT_LOAD_SIZE
-        opt.clip_length = 1
-        opt.size_multiple = 2 ** opt.n_downsample_translate
-        opt.flip = not opt.no_flip
-        opt.require_flow = False
-        opt.require_densepose = True
         if save and not opt.eval_only:
             save_options(opt, self.parser)
         return opt

@@ -13,6 +13,7 @@ from data import synthetic
 from data.clip_dataset import ClipDataset
 from data.loaders import make_loader
 from data.transforms import pose_to_working_size, working_size
+from options.train_options import TrainOptions
 from data.readers import (DataFileError, read_flo, read_frame, read_iuv, read_mask, read_openpose,
                           write_openpose)
 from util.flow import warp
@@ -311,14 +312,16 @@ def test_label3d_channels_are_appended_and_flipped(small, tmp_path):
     assert tuple(a['pose'].shape) == (2, 5, H, W)
     assert torch.allclose(a['pose'][:, 3:], torch.from_numpy(ramp * 2 - 1)[None].expand(2, -1, -1, -1))
     assert torch.equal(b['pose'][:, 3:], a['pose'][:, 3:].flip(-1))
-    opt = SimpleNamespace(dataroot=copy, loadSize=32, use_label3d=True, label3d_nc=3)
+    opt = TrainOptions().parse(['--dataroot', copy, '--loadSize', '32', '--use_label3d', '--label3d_nc', '3'],
+                               save=False)
     with pytest.raises(ValueError, match='3D label has 2 channels, --label3d_nc is 3'):
         ClipDataset.from_options(opt, 'train')
 
 
 def test_from_options_background_and_texture(small):
-    opt = SimpleNamespace(dataroot=small, loadSize=32, size_multiple=8, flip=False, data_ratio=0.5,
-                          max_dataset_size=float('inf'), clip_length=3, img_path='')
+    opt = TrainOptions().parse(['--dataroot', small, '--loadSize', '32', '--n_downsample_translate', '3',
+                                '--data_ratio', '0.5', '--clip_length', '3', '--img_path', ''], save=False)
+    assert opt.size_multiple == 8 and not opt.flip
     ds = ClipDataset.from_options(opt, 'train')
     assert ds.working_size == (24, 32) and not ds.flip and len(ds) == 2
     assert tuple(ds[0]['image'].shape) == (3, 3, 24, 32)

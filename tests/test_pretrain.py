@@ -10,8 +10,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-import pretrainTrans
+from data.loaders import make_eval_loader
+from data.multi_dataset import check_working_sizes, load_datasets
 from data.synthetic import generate
+from evaluation.uv_generator import evaluate
 from models.render_model import RenderModel
 from models.trans_model import TransModel
 from options.pretrain_options import PretrainOptions
@@ -65,8 +67,8 @@ def untrained_metrics(dataroot):
     opt = PretrainOptions().parse(['--dataroot', dataroot, *PRETRAIN, '--eval_only'], save=False)
     torch.manual_seed(0)
     model = TransModel(opt, training=False)
-    loader = pretrainTrans.make_eval_loader(pretrainTrans.load_datasets(opt, 'all')[0], opt, 0, 1)
-    return pretrainTrans.evaluate(model, loader, opt.device, 1)[0]
+    loader = make_eval_loader(load_datasets(opt, 'all')[0], opt, 0, 1)
+    return evaluate(model, loader, opt.device, 1)[0]
 
 
 def test_pretrained_generator_generalises_to_an_unseen_body(datasets, pretrained):
@@ -159,6 +161,6 @@ def test_torchrun_two_cpu_ranks_stay_in_sync(datasets, tmp_path):
 def test_datasets_of_different_working_sizes_need_batch_size_one():
     sets = [SimpleNamespace(root='wide', working_size=(48, 64), frame_size=(480, 640)),
             SimpleNamespace(root='square', working_size=(64, 64), frame_size=(64, 64))]
-    pretrainTrans.check_working_sizes(sets, batch_size=1)
+    check_working_sizes(sets, batch_size=1)
     with pytest.raises(SystemExit, match=r'(?s)wide: 48x64.*square: 64x64.*--batchSize 1'):
-        pretrainTrans.check_working_sizes(sets, batch_size=4)
+        check_working_sizes(sets, batch_size=4)

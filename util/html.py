@@ -3,7 +3,7 @@
     page = HTML('checkpoints/run/web', 'run')
     page.add_header('epoch 3, iteration 1200')
     page.add_images(['images/a.png', 'images/b.png'], ['input', 'output'])
-    page.add_table([[1200, 0.51]], header=['iteration', 'G_GAN'])
+    page.add_table([[1200, 0.51]], header=['iteration', 'G_gan'])
     page.save()                     # -> checkpoints/run/web/index.html
 
 Image paths are relative to ``web_dir``; images are expected in ``web_dir/images/``.

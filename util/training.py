@@ -1,11 +1,12 @@
-"""The iteration loop shared by train.py and pretrainTrans.py: steps, the non-finite-loss guard,
-progress bar, loss log, page updates, latest saves, and the rank sync check."""
+"""The training skeleton shared by train.py and pretrainTrans.py: the epochs from the resume point,
+the steps with the non-finite-loss guard, progress bar, loss log, page updates, latest and numbered
+saves, and the rank sync check."""
 import time
 import warnings
 
 from tqdm import tqdm
 
-from util.distributed import average_scalars, max_rank_difference
+from util.distributed import average_scalars, barrier, max_rank_difference
 from util.visualizer import format_losses
 
 
@@ -16,17 +17,33 @@ def resume_point(progress, iters_per_epoch):
 
 
 class TrainingLoop:
-    """Owns the global iteration count; ``save(label, epoch, epoch_iter)`` writes a checkpoint."""
+    """Owns the epoch and iteration counts of one run (``progress``: a checkpoint's, or a new run's)."""
 
-    def __init__(self, model, opt, visualizer, rank, iteration, save):
-        self.model, self.opt, self.visualizer, self.rank = model, opt, visualizer, rank
-        self.iteration, self.save = iteration, save
+    def __init__(self, model, opt, visualizer, rank, world_size, progress, iters_per_epoch):
+        self.model, self.opt, self.visualizer = model, opt, visualizer
+        self.rank, self.world_size, self.iters_per_epoch = rank, world_size, iters_per_epoch
+        self.iteration = progress.get('iteration', 0)
+        self.start_epoch, self.start_batch = resume_point(progress, iters_per_epoch)
+        self.total_epochs = opt.niter + opt.niter_decay
         self.nan_streak = 0
 
-    def run_epoch(self, loader, epoch, total_epochs, iters_per_epoch, start_batch, stage=''):
-        opt = self.opt
-        desc = f'epoch {epoch}/{total_epochs}' + (f' ({stage})' if stage else '')
-        bar = tqdm(loader, total=iters_per_epoch, initial=start_batch, disable=self.rank != 0, desc=desc,
+    def describe_resume(self):
+        return (f'resuming at epoch {self.start_epoch}, iteration {self.iteration} '
+                f'({self.start_batch} of {self.iters_per_epoch} batches of that epoch done)')
+
+    def epochs(self):
+        """The epochs left to train, each after setting the model's schedule for it."""
+        for epoch in range(self.start_epoch, self.total_epochs + 1):
+            self.model.set_epoch(epoch)
+            yield epoch
+
+    def run_epoch(self, loader, sampler, epoch, stage=''):
+        """The epoch's steps (after the batches a resumed run already did)."""
+        opt, start_batch = self.opt, self.start_batch
+        self.start_batch = 0
+        sampler.set_epoch(epoch, start_batch)
+        desc = f'epoch {epoch}/{self.total_epochs}' + (f' ({stage})' if stage else '')
+        bar = tqdm(loader, total=self.iters_per_epoch, initial=start_batch, disable=self.rank != 0, desc=desc,
                    dynamic_ncols=True)
         epoch_iter, tick = start_batch, time.time()
         for batch in bar:
@@ -46,6 +63,19 @@ class TrainingLoop:
             if self.iteration % opt.save_latest_freq == 0:
                 self.save('latest', epoch, epoch_iter)
 
+    def end_epoch(self, epoch):
+        """Latest checkpoint, and a numbered one every save_epoch_freq epochs and at the end."""
+        self.save('latest', epoch, self.iters_per_epoch)
+        if epoch % self.opt.save_epoch_freq == 0 or epoch == self.total_epochs:
+            self.save(str(epoch), epoch, self.iters_per_epoch)
+
+    def save(self, label, epoch, epoch_iter):
+        """Checkpoint (rank 0; every rank waits for it) with the progress a resume continues from."""
+        if self.rank == 0:
+            self.model.save(label, {'epoch': epoch, 'epoch_iter': epoch_iter, 'iteration': self.iteration})
+            self.model.save_appearance(label)
+        barrier()
+
     def _guard(self, finite):
         """Skip a non-finite step with a warning; stop after max_nan_steps in a row (no save)."""
         if finite:
@@ -58,8 +88,8 @@ class TrainingLoop:
                              f'is kept in {self.model.run_dir}; try a lower --lr or --amp none')
         return False
 
-    def check_ranks_in_sync(self, module, world_size, epoch):
-        if world_size == 1:
+    def check_ranks_in_sync(self, module, epoch):
+        if self.world_size == 1:
             return
         drift = max_rank_difference(module, self.opt.device)
         if self.rank == 0:

@@ -45,7 +45,7 @@ def _format_value(value):
 
 
 def format_losses(losses):
-    """Short one-line form for a progress bar: 'G_GAN=0.512 G_L2=0.0331' (tqdm set_postfix_str)."""
+    """Short one-line form for a progress bar: 'G_gan=0.512 G_l2=0.0331' (tqdm set_postfix_str)."""
     return ' '.join(f'{name}={_scalar(name, value):.3g}' for name, value in losses.items())
 
 
@@ -123,7 +123,7 @@ class Visualizer:
         """Append one line to loss_log.txt and add TensorBoard scalars '<phase>/<name>'.
 
         losses: dict name -> float or one-element tensor. Returns the line, e.g.
-        '(phase: train, epoch: 3, iters: 1200, time: 0.512) G_GAN: 0.512 G_L2: 0.033'.
+        '(phase: train, epoch: 3, iters: 1200, time: 0.512) G_gan: 0.512 G_l2: 0.033'.
         """
         values = {name: _scalar(name, value) for name, value in losses.items()}
         timing = '' if seconds_per_iter is None else f', time: {seconds_per_iter:.3f}'

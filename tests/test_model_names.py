@@ -1,0 +1,70 @@
+"""Names a model declares are checked once at set-up: a network it lists must exist, every loss weight
+must weigh a loss it produces, and a weight flag for another model's loss is refused on the command line."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from models import create_model
+from models.pose2image_model import Pose2ImageModel
+from models.render_model import RenderModel
+from models.trans_model import TransModel
+from options.pretrain_options import PretrainOptions
+from options.train_options import TrainOptions
+from tests.helpers import ROOT, TINY
+
+SIZE = (32, 32)
+
+
+def options(*extra):
+    return TrainOptions().parse([*TINY, '--loadSize', '32', *extra], save=False)
+
+
+def test_each_model_parses_only_its_own_loss_weights():
+    render = options()
+    baseline = options('--model', 'pose2image')
+    assert {k for k in vars(render) if k.startswith('lambda_')} == {f'lambda_{n}' for n in RenderModel.loss_defaults}
+    assert {k for k in vars(baseline) if k.startswith('lambda_')} == {
+        f'lambda_{n}' for n in Pose2ImageModel.loss_defaults}
+    assert not hasattr(render, 'lambda_l1') and not hasattr(baseline, 'lambda_l2_raw')
+    assert hasattr(render, 'lr_texture') and not hasattr(baseline, 'lr_texture')
+    pretrain = PretrainOptions().parse(['--dataroot', 'x', '--gpu_ids', '-1'], save=False)
+    assert {k for k in vars(pretrain) if k.startswith('lambda_')} == {f'lambda_{n}' for n in TransModel.loss_defaults}
+
+
+def test_unknown_loss_weight_fails_at_set_up():
+    opt = options()
+    opt.lambda_l1 = 10.0          # a weight for a loss the render model never produces
+    with pytest.raises(ValueError, match='--lambda_l1: the render model has no such loss'):
+        create_model(opt, working_size=SIZE)
+    opt = options('--model', 'pose2image')
+    del opt.lambda_feat
+    with pytest.raises(ValueError, match=r"produces \['feat'\] but has no --lambda_ weight"):
+        create_model(opt, working_size=SIZE)
+
+
+def test_unknown_network_name_fails_at_set_up(monkeypatch):
+    monkeypatch.setattr(RenderModel, 'network_names', RenderModel.network_names + ('texure',))
+    with pytest.raises(ValueError, match="declares network 'texure'"):
+        create_model(options(), working_size=SIZE)
+    monkeypatch.setattr(Pose2ImageModel, 'training_network_names', ('discriminator',))
+    with pytest.raises(ValueError, match="declares network 'discriminator'"):
+        create_model(options('--model', 'pose2image'), working_size=SIZE)
+
+
+def test_declared_networks_are_what_a_checkpoint_holds():
+    model = create_model(options(), working_size=SIZE)
+    assert set(model.networks()) == {'trans', 'texture', 'd2g', 'background', 'discriminators'}
+    state = model.checkpoint_state({'epoch': 1})
+    assert set(state['networks']) == set(model.networks())
+    inference = options()
+    inference.is_train = False
+    assert set(create_model(inference, working_size=SIZE).networks()) == {'trans', 'texture', 'd2g', 'background'}
+    assert all(isinstance(net, torch.nn.Module) for net in model.networks().values())
+
+
+def test_weight_of_another_models_loss_is_refused_on_the_command_line():
+    result = subprocess.run([sys.executable, 'train.py', *TINY, '--dataroot', 'nowhere', '--lambda_l1', '3'],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and 'unrecognized arguments: --lambda_l1 3' in result.stderr
