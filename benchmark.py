@@ -108,7 +108,7 @@ def measure(args, workdir):
     opt = model_options(args, workdir)
     device = opt.device
     if args.part == 'sampling':
-        from util.texture import render
+        from util.texture_sampling import render
         batch, channels, tex = 4, 18, 200
         texture = torch.randn(1, 24 * channels, tex, tex, device=device, requires_grad=True)
         uv = (torch.rand(batch, 48, args.size, args.size, device=device) * 2 - 1).requires_grad_()

@@ -21,8 +21,10 @@ import time
 import numpy as np
 
 from data.layout import PER_FRAME_SUFFIXES, pair_by_stem, list_images
+from data.prepare.texture import build_atlas_from_files
 from data.readers import DataFileError, write_frame
-from util.unfold import PART_NAMES, build_atlas_from_files, default_workers, parts_never_seen
+from util.densepose import PART_NAMES
+from util.unfold import default_workers, parts_never_seen
 
 OUTPUT_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 

@@ -9,8 +9,9 @@ import os
 import cv2
 import numpy as np
 
+from util.densepose import NUM_PARTS
+
 FLO_MAGIC = 202021.25
-NUM_PARTS = 24
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 # OpenPose COCO-18 joint k sits at BODY_25 index COCO18_TO_BODY25[k]; MidHip (8) is derived.

@@ -16,7 +16,7 @@ from models.video_gan import (adversarial_criteria, discriminate, discriminator_
                               loss_weights, no_sync, pose_channels, temporal_terms, to_clips, unpack_clips,
                               weighted_total)
 from util.image import part_map_to_image, part_probs_to_image, select_part_uv, tensor_to_image, uv_to_images
-from util.texture import tensor_to_atlas
+from util.atlas import tensor_to_atlas
 
 
 class RenderGenerator(nn.Module):

@@ -24,7 +24,7 @@ from data.prepare.frames import Resizer
 from data.prepare.masks import mask_from_iuv
 from data.readers import read_flo, read_frame, read_mask, write_flo, write_frame
 from util.flow import warp
-from util.texture import atlas_tile_size
+from util.atlas import atlas_tile_size
 from util.video import VideoWriter
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 import torch
 
-NUM_PART_IDS = 25             # background + 24 DensePose parts
+from util.densepose import NUM_PARTS
+
 UNKNOWN_PART_COLOUR = (128, 128, 128)
 UNKNOWN_FLOW = 1e9            # .flo convention: components above this are unknown
 
@@ -98,8 +99,8 @@ def _part_ids(parts):
     if np.issubdtype(p.dtype, np.floating):
         p = np.round(p)
     p = p.astype(np.int64)
-    if p.size and p.max() >= NUM_PART_IDS:
-        raise ValueError(f'part id {int(p.max())} out of range 0..{NUM_PART_IDS - 1}')
+    if p.size and p.max() > NUM_PARTS:
+        raise ValueError(f'part id {int(p.max())} out of range 0..{NUM_PARTS}')
     return p
 
 
@@ -119,8 +120,8 @@ def part_probs_to_image(probs):
     x = _to_numpy(probs)
     if x.ndim == 4 and x.shape[0] == 1:
         x = x[0]
-    if x.ndim != 3 or not 1 <= x.shape[0] <= NUM_PART_IDS:
-        raise ValueError(f'part scores must be [C, H, W] with C <= {NUM_PART_IDS}, got shape {x.shape}')
+    if x.ndim != 3 or not 1 <= x.shape[0] <= NUM_PARTS + 1:
+        raise ValueError(f'part scores must be [C, H, W] with C <= {NUM_PARTS + 1}, got shape {x.shape}')
     return part_map_to_image(np.argmax(x, axis=0))
 
 
