@@ -12,13 +12,13 @@ Conventions shared with the rest of the toolkit:
   flow   [2, H, W] (tensor) or [H, W, 2] (numpy .flo)   (x, y displacement in pixels)
 """
 import os
-import tempfile
 
 import cv2
 import numpy as np
 import torch
 
 from util.densepose import NUM_PARTS
+from util.io import write_atomic
 
 UNKNOWN_PART_COLOUR = (128, 128, 128)
 UNKNOWN_FLOW = 1e9            # .flo convention: components above this are unknown
@@ -231,21 +231,3 @@ def save_image(path, rgb):
     if not ok:
         raise ValueError(f'{path}: cannot encode an image with extension {extension!r}')
     write_atomic(path, encoded.tobytes())
-
-
-def write_atomic(path, data):
-    """Write bytes (or str, as UTF-8) to ``path`` through a temporary file and os.replace."""
-    if isinstance(data, str):
-        data = data.encode('utf-8')
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.chmod(tmp_path, 0o644)   # mkstemp makes 0600 files; pages must stay readable by a web server
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
