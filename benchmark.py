@@ -21,16 +21,13 @@ import time
 
 import torch
 
+from options.presets import preset_flags
 from util.cpu_runtime import tune_cpu_runtime
 
 PRESETS = {
-    # The original research code's configuration: UV generator ngf 64 / 4 downsamplings / 9 blocks,
-    # D2G ngf 64 / 4 downsamplings capped at 512 channels / 2 blocks (its FgFeature2RGB), texture
-    # 24 x 18 x 200^2, discriminator 2 scales x 3 layers x ndf 64, VGG and all losses.
-    'original': ['--batchSize', '2', '--clip_length', '2', '--ngf_translate', '64', '--n_downsample_translate', '4',
-                 '--n_blocks_translate', '9', '--ngf', '64', '--n_downsample_global', '4', '--n_blocks_global', '2',
-                 '--max_channels_global', '512',
-                 '--tex_size', '200', '--tex_feat', '15', '--num_D', '2', '--n_layers_D', '3', '--ndf', '64'],
+    # The original research code's configuration: its networks (train_start/original.flags; the
+    # discriminator and clip length are the defaults), batches of 2, VGG and all losses.
+    'original': ['--batchSize', '2'] + preset_flags('original'),
     'default': [],
 }
 
@@ -108,7 +105,7 @@ def measure(args, workdir):
     opt = model_options(args, workdir)
     device = opt.device
     if args.part == 'sampling':
-        from util.texture import render
+        from util.texture_sampling import render
         batch, channels, tex = 4, 18, 200
         texture = torch.randn(1, 24 * channels, tex, tex, device=device, requires_grad=True)
         uv = (torch.rand(batch, 48, args.size, args.size, device=device) * 2 - 1).requires_grad_()

@@ -87,7 +87,8 @@ from models.loading import load_model
 from options.eval_options import EVAL_PATHS, EvalOptions
 from util.flow import resize_flow
 from util.html import HTML
-from util.image import save_image, tensor_to_image, write_atomic
+from util.image import save_image, tensor_to_image
+from util.io import write_atomic
 from evaluation.metrics import LPIPS, LPIPSUnavailable, part_accuracy, psnr, ssim, uv_error, warping_errors
 from evaluation.oracle import oracle_frames
 from util.pose import draw_pose, scale_pose

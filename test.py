@@ -37,7 +37,8 @@ from models.loading import load_model
 from models.networks.texture import composite
 from options.test_options import DATASET_PATHS, TestOptions, ignored_training_flags, save_test_options
 from util.html import HTML
-from util.image import save_image, tensor_to_image, write_atomic
+from util.image import save_image, tensor_to_image
+from util.io import write_atomic
 from util.video import VideoWriter
 
 OWN_FILE = re.compile(r'^(frame\d+(_[a-z_]+)?|background)\.png$')      # images this script writes (and may replace)

@@ -14,15 +14,16 @@ Exit status 0 on success, 2 on an error (the message names the file or folder).
 """
 import argparse
 import os
-import secrets
 import sys
 import time
 
 import numpy as np
 
 from data.layout import PER_FRAME_SUFFIXES, pair_by_stem, list_images
+from data.prepare.texture import build_atlas_from_files
 from data.readers import DataFileError, write_frame
-from util.unfold import PART_NAMES, build_atlas_from_files, default_workers, parts_never_seen
+from util.densepose import PART_NAMES
+from util.unfold import default_workers, parts_never_seen
 
 OUTPUT_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
@@ -70,19 +71,6 @@ def check_output(path, overwrite):
         raise UnfoldError(f'{folder}: output folder not found')
 
 
-def write_atomically(path, atlas):
-    """Write the image to a new hidden file in the same folder, then rename it over path."""
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{name}.{os.getpid()}-{secrets.token_hex(4)}{os.path.splitext(name)[1]}')
-    try:
-        write_frame(tmp, atlas)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,7 +107,7 @@ def run(args):
     atlas, seen = build_atlas_from_files(frames, iuvs, tex_size=args.tex_size, progress=not args.no_progress,
                                          workers=args.workers)
     seconds = time.perf_counter() - start
-    write_atomically(args.output, atlas)
+    write_frame(args.output, atlas)
     unseen = parts_never_seen(seen)
     print(f'wrote {args.output}: {atlas.shape[1]}x{atlas.shape[0]} atlas (T={args.tex_size}) from {len(frames)} '
           f'frames in {seconds:.1f} s ({len(frames) / max(seconds, 1e-9):.0f} frames/s)')

@@ -31,6 +31,7 @@ from data.readers import read_frame  # noqa: E402
 from data.layout import index_dataset  # noqa: E402
 from data.loaders import make_loader  # noqa: E402
 from models import create_model  # noqa: E402
+from options.presets import preset_flags  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util.image import save_image  # noqa: E402
 
@@ -39,8 +40,7 @@ COMMON = ['--gpu_ids', '-1', '--batchSize', '2', '--nThreads', '1', '--ndf', '16
           '--n_layers_D', '3', '--no_vgg_loss', '--lr', '0.001', '--print_freq', '50', '--display_freq', '200',
           '--save_latest_freq', '1000000', '--save_epoch_freq', '1000000']
 # train_start/cpu_small.sh's renderer; the baseline is a pix2pixHD global generator of similar cost.
-RENDER = ['--model', 'render', '--ngf_translate', '16', '--n_downsample_translate', '3', '--n_blocks_translate', '2',
-          '--ngf', '16', '--n_downsample_global', '3', '--n_blocks_global', '2', '--tex_size', '64', '--tex_feat', '8']
+RENDER = ['--model', 'render'] + preset_flags('cpu_small')
 BASELINE = ['--model', 'pose2image', '--ngf', '32', '--n_downsample_global', '3', '--n_blocks_global', '4']
 STATIC_SHARE = 0.3          # ours: share of the epochs in the static stage (cpu_small.sh: 3 of 10)
 VARIANTS = {                # name: (flags, row label, stages: static then full / static only / full only)

@@ -1,4 +1,4 @@
-"""Speed and memory of util.texture.render (forward + backward), with the alternatives it was chosen over.
+"""Speed and memory of util.texture_sampling.render (forward + backward), with the alternatives it was chosen over.
 
     python bench/render_speed.py                    # B=4, C=18, T=200 at 256 and 512, torch's thread count
     python bench/render_speed.py --threads 2 --sizes 256 --cases render_soft,alt_loop
@@ -40,7 +40,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from util.texture import NUM_PARTS, _DenseRender, render  # noqa: E402
+from util.densepose import NUM_PARTS  # noqa: E402
+from util.texture_sampling import _DenseRender, render  # noqa: E402
 
 CASES = ('render_soft', 'render_soft_min1e-3', 'render_ids', 'alt_loop', 'alt_batched', 'alt_ids_onehot')
 

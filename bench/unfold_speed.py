@@ -1,4 +1,4 @@
-"""Speed of util.unfold.build_atlas_from_files (unfold_texture.py's work), reading the files included.
+"""Speed of data.prepare.texture.build_atlas_from_files (unfold_texture.py's work), reading the files included.
 
     python bench/unfold_speed.py                       # 60 synthetic frames at 512x512, T=200
     python bench/unfold_speed.py --data DIR --runs 5   # an existing dataset in the seed layout
@@ -18,8 +18,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data.layout import list_images  # noqa: E402
+from data.prepare.texture import build_atlas_from_files  # noqa: E402
 from data.synthetic import generate  # noqa: E402
-from util.unfold import WORKERS, build_atlas_from_files  # noqa: E402
+from util.unfold import WORKERS  # noqa: E402
 
 
 def dataset_files(root):

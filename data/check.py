@@ -18,7 +18,7 @@ from tqdm import tqdm
 from data.layout import DEFAULT_FOLDERS, index_dataset
 from data.readers import (DataFileError, flo_header, read_flo, read_frame, read_iuv, read_label3d, read_mask,
                           read_openpose)
-from util.texture import atlas_tile_size
+from util.atlas import atlas_tile_size
 
 OVERRIDES = ('img_path', 'densepose_path', 'mask_path', 'pose_path', 'label3d_path', 'flow_path',
              'flow_inv_path', 'bg_path', 'texture_path')

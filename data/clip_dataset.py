@@ -46,9 +46,9 @@ from torch.utils.data import Dataset
 from data.layout import DEFAULT_FOLDERS, index_dataset
 from data.readers import DataFileError, read_flo, read_frame, read_iuv, read_label3d, read_mask, read_openpose
 from data.transforms import flip_iuv, pose_to_working_size, resize_image, resize_nearest, to_unit_range, working_size
+from util.atlas import atlas_to_tensor, iuv_to_uv
 from util.flow import flip_flow, resize_flow
 from util.pose import draw_pose, fill_missing, flip_pose, track_person
-from util.texture import atlas_to_tensor, iuv_to_uv
 
 PHASES = ('train', 'val', 'all')
 MAX_LISTED_PROBLEMS = 20

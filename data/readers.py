@@ -1,7 +1,8 @@
 """Pure readers and writers for the per-frame files of a dataset in the seed layout.
 
 Every function takes plain paths and arrays, never option objects, and every error names the file
-and what is wrong with it (``DataFileError``).
+and what is wrong with it (``DataFileError``). Writers write atomically (util.io): a killed run
+leaves the old file or the new one, never a torn file.
 """
 import json
 import os
@@ -9,8 +10,10 @@ import os
 import cv2
 import numpy as np
 
+from util.densepose import NUM_PARTS
+from util.io import write_atomic
+
 FLO_MAGIC = 202021.25
-NUM_PARTS = 24
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 # OpenPose COCO-18 joint k sits at BODY_25 index COCO18_TO_BODY25[k]; MidHip (8) is derived.
@@ -60,7 +63,7 @@ def _imwrite(path, image, params=()):
     ok, encoded = cv2.imencode(os.path.splitext(path)[1], image, list(params))
     if not ok:
         raise DataFileError(path, 'cannot encode image')
-    encoded.tofile(path)
+    write_atomic(path, encoded.tobytes())
 
 
 def read_iuv(path):
@@ -135,10 +138,8 @@ def write_flo(path, flow):
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise DataFileError(path, f'flow must be [H, W, 2], got {flow.shape}')
     height, width = flow.shape[:2]
-    with open(path, 'wb') as handle:
-        np.array([FLO_MAGIC], np.float32).tofile(handle)
-        np.array([width, height], np.int32).tofile(handle)
-        np.ascontiguousarray(flow).tofile(handle)
+    write_atomic(path, np.array([FLO_MAGIC], np.float32).tobytes() + np.array([width, height], np.int32).tobytes()
+                 + np.ascontiguousarray(flow).tobytes())
 
 
 def read_label3d(path):
@@ -231,5 +232,4 @@ def write_openpose(path, poses):
         for name in ('pose_keypoints_3d', 'face_keypoints_3d', 'hand_left_keypoints_3d', 'hand_right_keypoints_3d'):
             person[name] = []
         people.append(person)
-    with open(path, 'w', encoding='utf-8') as handle:
-        json.dump({'version': 1.3, 'people': people}, handle)
+    write_atomic(path, json.dumps({'version': 1.3, 'people': people}))

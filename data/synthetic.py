@@ -41,13 +41,13 @@ Charts (how each body part's (U, V) is defined; the IUV of a frame is exactly th
     vertical radius): U = |s| / rx, V = 0.5 - 0.5 t (1 at the top); part 23 where s > 0 (the person's
     right = image left), 24 on the other half.
   Mirroring the frame swaps 3<->4, 5<->6, 7<->8, ..., 23<->24 with (U, V) unchanged and keeps parts
-  1, 2 with U -> 1 - U (``FLIP_PARTS``); ``mirror_pose`` + ``rasterize`` reproduce this exactly.
+  1, 2 with U -> 1 - U (util.densepose.FLIP_PARTS); ``mirror_pose`` + ``rasterize`` reproduce this exactly.
   Painter order (front to back): arms and hands, head, torso, legs and feet; inside one layer the
   component whose axis is nearest (in units of its half-width) wins, which is mirror-symmetric.
 
 Atlas: 6 rows x 4 columns of T x T tiles, part p in column (p-1)//6, row (p-1)%6; texel (row r,
 col c) of a tile holds U = c / (T-1), V = 1 - r / (T-1). The body in the frames and in gt/render is
-util.texture.render of the true atlas with hard part ids at the exact float (U, V); the IUV png holds
+util.texture_sampling.render of the true atlas with hard part ids at the exact float (U, V); the IUV png holds
 the same (U, V) rounded to 1/255.
 Dynamic details (what a static texture cannot explain; gt/dynamic marks them): multiplicative
 shading on the torso that follows the lean, creases near elbows and knees whose depth grows with the
@@ -72,21 +72,18 @@ import torch
 from tqdm import tqdm
 
 from data.readers import read_frame, read_iuv, write_flo, write_frame, write_iuv, write_mask, write_openpose
-from util.texture import atlas_to_tensor, render, unfold_atlas
+from util.atlas import atlas_to_tensor
+from util.densepose import NUM_PARTS
+from util.texture_sampling import render
+from util.unfold import unfold_atlas
 
 GENERATOR = 'data.synthetic'
 GENERATOR_VERSION = 1
 FPS = 25.0
 MOTIONS = ('train', 'novel')
-NUM_PARTS = 24
 UNFOLD_FRAMES = 6               # texture.jpg is unfolded from this many evenly spaced frames
 DYNAMIC_THRESHOLD = 10          # shading that changes a channel by more than this is "dynamic"
 PROGRESS_MIN_FRAMES = 100
-
-# Part id -> id of the same surface in the mirrored image (index 0 = background).
-FLIP_PARTS = np.arange(NUM_PARTS + 1)
-for _a in range(3, 25, 2):
-    FLIP_PARTS[_a], FLIP_PARTS[_a + 1] = _a + 1, _a
 
 # Painter layers, front (0) to back.
 LAYER_ARMS, LAYER_HEAD, LAYER_TORSO, LAYER_LEGS = 0, 1, 2, 3
@@ -729,7 +726,7 @@ def _to_uint8(image):
 
 
 def sample_body(texture, raster):
-    """True atlas at the raster's exact float UV via util.texture.render.
+    """True atlas at the raster's exact float UV via util.texture_sampling.render.
 
     texture: [1, 72, T, T] in [-1, 1] -> float RGB [H, W, 3] in 0..255 (0 off the body)."""
     height, width = raster.part.shape

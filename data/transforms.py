@@ -9,12 +9,8 @@ import cv2
 import numpy as np
 import torch
 
+from util.densepose import FLIP_PARTS, FLIP_U_PARTS
 from util.pose import scale_pose
-
-# DensePose part id -> part id of the mirrored body (index 0 = background).
-DENSEPOSE_FLIP_PARTS = np.array([0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17,
-                                 20, 19, 22, 21, 24, 23], np.uint8)
-DENSEPOSE_FLIP_U_PARTS = (1, 2)     # torso front/back keep their id, their U runs the other way
 
 
 def _round_to_multiple(value, multiple):
@@ -59,9 +55,9 @@ def flip_iuv(iuv):
     left/right part ids swapped, U -> 255 - U on the torso (parts 1, 2). Returns a new array."""
     out = iuv[:, ::-1].copy()
     parts = out[:, :, 0]
-    torso = np.isin(parts, DENSEPOSE_FLIP_U_PARTS)
+    torso = np.isin(parts, FLIP_U_PARTS)
     out[:, :, 1] = np.where(torso, 255 - out[:, :, 1], out[:, :, 1])
-    out[:, :, 0] = DENSEPOSE_FLIP_PARTS[parts]
+    out[:, :, 0] = FLIP_PARTS[parts]
     return out
 
 

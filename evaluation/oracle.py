@@ -18,7 +18,9 @@ import torch
 from data.transforms import resize_image
 from data.layout import index_dataset
 from data.readers import read_frame, read_iuv
-from util.texture import NUM_PARTS, atlas_to_tensor, iuv_to_uv, render
+from util.atlas import atlas_to_tensor, iuv_to_uv
+from util.densepose import NUM_PARTS
+from util.texture_sampling import render
 
 GT_FILES = ('atlas.png', 'bg.png')
 

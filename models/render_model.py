@@ -14,10 +14,10 @@ from models.networks import losses as L
 from models.networks.generators import DetailGenerator, UVGenerator
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
 from models.video_gan import VideoGANModel, pose_channels, unpack_clips
+from util.atlas import tensor_to_atlas
 from util.checkpoint import checkpoint_path, load_checkpoint
 from util.image import (part_map_to_image, part_probs_to_image, save_image, select_part_uv, tensor_to_image,
                         uv_to_images)
-from util.texture import tensor_to_atlas
 
 
 class RenderGenerator(nn.Module):

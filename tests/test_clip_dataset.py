@@ -16,8 +16,9 @@ from data.transforms import pose_to_working_size, working_size
 from options.train_options import TrainOptions
 from data.readers import (DataFileError, read_flo, read_frame, read_iuv, read_mask, read_openpose,
                           write_openpose)
+from util.atlas import atlas_to_tensor
 from util.flow import warp
-from util.texture import atlas_to_tensor, render
+from util.texture_sampling import render
 
 N, H, W, SEED = 8, 48, 64, 0
 # DensePose left/right symmetry, written out independently of the code under test

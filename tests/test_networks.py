@@ -13,7 +13,7 @@ from models.networks.losses import (GANLoss, VGG19Features, VGGLoss, background_
                                     mask_bce, masked_uv_l1, part_cross_entropy, temporal_l1)
 from models.networks.recompute import set_recompute
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
-from util.texture import atlas_to_tensor
+from util.atlas import atlas_to_tensor
 
 
 @pytest.fixture(autouse=True)

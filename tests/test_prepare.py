@@ -19,12 +19,13 @@ from data import synthetic
 from data.check import check_dataset
 from tests.helpers import snapshot
 from data.prepare.background import masked_median
-from data.prepare.files import TEMP_MARK, flo_ok, image_ok, write_bytes
+from data.prepare.files import flo_ok, image_ok
 from data.prepare.frames import Resizer
 from data.prepare.masks import mask_from_iuv
 from data.readers import read_flo, read_frame, read_mask, write_flo, write_frame
+from util.atlas import atlas_tile_size
 from util.flow import warp
-from util.texture import atlas_tile_size
+from util.io import TEMP_MARK, write_atomic
 from util.video import VideoWriter
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -353,7 +354,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         old = handle.read()
 
     with pytest.raises(TypeError):
-        write_bytes(path, object())        # fails while writing the temporary file
+        write_atomic(path, object())       # fails while writing the temporary file
     with open(path, 'rb') as handle:
         assert handle.read() == old
     assert os.listdir(tmp_path) == ['a.flo']

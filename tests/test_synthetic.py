@@ -13,8 +13,11 @@ import torch
 from data import synthetic
 from data.layout import index_dataset
 from data.readers import read_flo, read_frame, read_iuv, read_mask, read_openpose
+from util.atlas import atlas_to_tensor, iuv_to_uv
+from util.densepose import FLIP_PARTS
 from util.flow import consistency_mask, warp
-from util.texture import atlas_to_tensor, iuv_to_uv, render, unfold_atlas
+from util.texture_sampling import render
+from util.unfold import unfold_atlas
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES, HEIGHT, WIDTH, SEED = 8, 256, 192, 5     # big enough that texture seams do not dominate warps
@@ -185,7 +188,7 @@ def test_mirrored_pose_gives_the_mirrored_iuv_with_the_part_swap():
         mirrored = synthetic.make_iuv(synthetic.rasterize(
             synthetic.body_components(synthetic.mirror_pose(pose), body, stage.scale), height, width))
         expected = iuv[:, ::-1].copy()
-        expected[..., 0] = synthetic.FLIP_PARTS[expected[..., 0]]
+        expected[..., 0] = FLIP_PARTS[expected[..., 0]]
         torso = np.isin(expected[..., 0], (1, 2))
         expected[..., 1] = np.where(torso, 255 - expected[..., 1], expected[..., 1])
         assert set(np.unique(iuv[..., 0])) == set(range(25))            # all 24 parts visible

@@ -1,11 +1,14 @@
-"""util/texture.py: atlas <-> tensor, render (against a per-part reference loop), unfolding."""
+"""util/atlas.py (atlas <-> tensor, IUV -> UV), util/texture_sampling.py (render, against a per-part
+reference loop) and util/unfold.py's plain mean unfold."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-import util.texture as texture_module
-from util.texture import atlas_to_tensor, iuv_to_uv, render, tensor_to_atlas, unfold_atlas
+import util.texture_sampling as texture_sampling
+from util.atlas import atlas_to_tensor, iuv_to_uv, tensor_to_atlas
+from util.texture_sampling import render
+from util.unfold import unfold_atlas
 
 P = 24
 
@@ -87,10 +90,10 @@ def test_atlas_to_tensor_accepts_torch_uint8():
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Force the chunked code paths: dense path in 1-row chunks, pairs path in 3 padded chunks."""
-    row_chunks = texture_module._row_chunks
-    monkeypatch.setattr(texture_module, '_row_chunks', lambda image: row_chunks(image, max_bytes=1))
-    monkeypatch.setattr(texture_module, '_MIN_POINTS_PER_CHUNK', 1)
-    monkeypatch.setattr(texture_module.torch, 'get_num_threads', lambda: 3)
+    row_chunks = texture_sampling._row_chunks
+    monkeypatch.setattr(texture_sampling, '_row_chunks', lambda image: row_chunks(image, max_bytes=1))
+    monkeypatch.setattr(texture_sampling, '_MIN_POINTS_PER_CHUNK', 1)
+    monkeypatch.setattr(texture_sampling.torch, 'get_num_threads', lambda: 3)
 
 
 @pytest.mark.parametrize('chunked', [False, True])
@@ -110,7 +113,7 @@ def test_render_matches_reference_loop_with_gradients(request, chunked):
 @pytest.mark.parametrize('sparse_share', [0.0, 1.0])  # force the dense / the sparse (pairs) path
 @pytest.mark.parametrize('chunked', [False, True])
 def test_render_min_prob_matches_masked_reference(monkeypatch, request, sparse_share, chunked):
-    monkeypatch.setattr(texture_module, '_SPARSE_MAX_DENSITY', sparse_share)
+    monkeypatch.setattr(texture_sampling, '_SPARSE_MAX_DENSITY', sparse_share)
     if chunked:
         request.getfixturevalue('small_chunks')
     texture, uv, probs, _ = random_inputs(seed=4, sharpness=6.0)
@@ -132,7 +135,7 @@ def test_render_min_prob_matches_masked_reference(monkeypatch, request, sparse_s
 
 @pytest.mark.parametrize('sparse_share', [0.0, 1.0])
 def test_render_one_hot_without_grad_skips_zero_parts_exactly(monkeypatch, sparse_share):
-    monkeypatch.setattr(texture_module, '_SPARSE_MAX_DENSITY', sparse_share)
+    monkeypatch.setattr(texture_sampling, '_SPARSE_MAX_DENSITY', sparse_share)
     texture, uv, _, ids = random_inputs(seed=5)
     ids[:, :2] = 7  # at most a few parts present
     ids[:, 2:] = 0

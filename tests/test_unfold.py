@@ -11,10 +11,10 @@ import pytest
 
 import unfold_texture
 from data import synthetic
+from data.prepare.texture import build_atlas_from_files
 from data.readers import read_frame, read_iuv, read_mask, write_iuv
-from util.texture import texel_indices, unfold_atlas
-from util.unfold import (build_atlas, build_atlas_from_files, edge_weights, fill_tiles, parts_never_seen,
-                         robust_colours)
+from util.atlas import texel_indices
+from util.unfold import build_atlas, edge_weights, fill_tiles, parts_never_seen, robust_colours, unfold_atlas
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES, HEIGHT, WIDTH, SEED, T = 30, 192, 160, 3, 32
@@ -63,7 +63,7 @@ def test_robust_atlas_beats_plain_mean_where_the_truth_is_visible(dataset, unfol
     atlas, seen, _ = unfolded
     plain, plain_seen = unfold_atlas((read_frame(p) for p in dataset['frames']),
                                      (read_iuv(p) for p in dataset['iuvs']), T)
-    assert np.array_equal(seen, plain_seen)          # same texel mapping as util.texture
+    assert np.array_equal(seen, plain_seen)          # same texel mapping as util.atlas
     share = _dynamic_share(dataset)
     sets = {
         'all seen texels': seen,

@@ -2,6 +2,7 @@
 # Whole model, end to end, at the paper's 512 scale, starting from a pre-trained UV generator.
 #   bash train_start/pretrain_start.sh DATA NAME [PRETRAINED_TRANS_RUN_DIR] [extra flags]
 # Several GPUs: NPROC=4 bash train_start/pretrain_start.sh ...
+# Its networks: the original research code's, train_start/original.flags.
 set -euo pipefail
 DATA=${1:?usage: pretrain_start.sh DATA NAME [PRETRAINED_RUN_DIR] [flags]}
 NAME=${2:?usage: pretrain_start.sh DATA NAME [PRETRAINED_RUN_DIR] [flags]}
@@ -11,6 +12,8 @@ if [ $# -gt 0 ] && [ -d "$1" ]; then
   PRETRAINED=(--load_pretrain_TransG "$1")
   shift
 fi
+source "$(dirname "${BASH_SOURCE[0]}")/preset.sh"
+preset_flags original MODEL
 PYTHON=${PYTHON:-python3}
 LAUNCH=("$PYTHON")
 if [ "${NPROC:-1}" -gt 1 ]; then
@@ -18,6 +21,5 @@ if [ "${NPROC:-1}" -gt 1 ]; then
 fi
 "${LAUNCH[@]}" train.py --name "$NAME" --dataroot "$DATA" "${PRETRAINED[@]}" \
   --loadSize 512 --batchSize 2 --nThreads 4 --amp bf16 \
-  --ngf_translate 64 --n_downsample_translate 4 --n_blocks_translate 9 \
-  --ngf 64 --n_downsample_global 4 --n_blocks_global 2 --max_channels_global 512 --tex_size 200 --tex_feat 15 \
+  "${MODEL[@]}" \
   --niter 20 --niter_decay 20 --static_epochs 3 --tf_log "$@"

@@ -1,8 +1,9 @@
 """One-file checkpoints, written atomically and loaded with weights_only=True."""
 import os
-import tempfile
 
 import torch
+
+from util.io import atomic_open
 
 
 def checkpoint_path(run_dir, epoch_label):
@@ -14,19 +15,8 @@ def save_checkpoint(path, state):
 
     A crash at any moment leaves either the previous file or the new one, never a torn file.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix='.pth')
-    try:
-        with os.fdopen(handle, 'wb') as stream:
-            torch.save(state, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+    with atomic_open(path, fsync=True) as stream:
+        torch.save(state, stream)
 
 
 def load_checkpoint(path, map_location='cpu'):

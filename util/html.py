@@ -13,7 +13,7 @@ import os
 import dominate
 from dominate import tags
 
-from util.image import write_atomic
+from util.io import write_atomic
 
 IMAGE_DIR = 'images'
 

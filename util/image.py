@@ -12,13 +12,14 @@ Conventions shared with the rest of the toolkit:
   flow   [2, H, W] (tensor) or [H, W, 2] (numpy .flo)   (x, y displacement in pixels)
 """
 import os
-import tempfile
 
 import cv2
 import numpy as np
 import torch
 
-NUM_PART_IDS = 25             # background + 24 DensePose parts
+from util.densepose import NUM_PARTS
+from util.io import write_atomic
+
 UNKNOWN_PART_COLOUR = (128, 128, 128)
 UNKNOWN_FLOW = 1e9            # .flo convention: components above this are unknown
 
@@ -98,8 +99,8 @@ def _part_ids(parts):
     if np.issubdtype(p.dtype, np.floating):
         p = np.round(p)
     p = p.astype(np.int64)
-    if p.size and p.max() >= NUM_PART_IDS:
-        raise ValueError(f'part id {int(p.max())} out of range 0..{NUM_PART_IDS - 1}')
+    if p.size and p.max() > NUM_PARTS:
+        raise ValueError(f'part id {int(p.max())} out of range 0..{NUM_PARTS}')
     return p
 
 
@@ -119,8 +120,8 @@ def part_probs_to_image(probs):
     x = _to_numpy(probs)
     if x.ndim == 4 and x.shape[0] == 1:
         x = x[0]
-    if x.ndim != 3 or not 1 <= x.shape[0] <= NUM_PART_IDS:
-        raise ValueError(f'part scores must be [C, H, W] with C <= {NUM_PART_IDS}, got shape {x.shape}')
+    if x.ndim != 3 or not 1 <= x.shape[0] <= NUM_PARTS + 1:
+        raise ValueError(f'part scores must be [C, H, W] with C <= {NUM_PARTS + 1}, got shape {x.shape}')
     return part_map_to_image(np.argmax(x, axis=0))
 
 
@@ -230,21 +231,3 @@ def save_image(path, rgb):
     if not ok:
         raise ValueError(f'{path}: cannot encode an image with extension {extension!r}')
     write_atomic(path, encoded.tobytes())
-
-
-def write_atomic(path, data):
-    """Write bytes (or str, as UTF-8) to ``path`` through a temporary file and os.replace."""
-    if isinstance(data, str):
-        data = data.encode('utf-8')
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.chmod(tmp_path, 0o644)   # mkstemp makes 0600 files; pages must stay readable by a web server
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise

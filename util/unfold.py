@@ -1,10 +1,12 @@
-"""Unfold a texture atlas from many video frames and their DensePose IUVs (unfold_texture.py's engine).
+"""Unfold a texture atlas from video frames and their DensePose IUVs: the robust unfolder
+(unfold_texture.py's engine, ``build_atlas``) and the plain per-texel mean (``unfold_atlas``, which the
+synthetic data generator uses and the tests compare against).
 
-Atlas convention: util.texture (DensePose's 6 rows x 4 columns of T x T tiles, part p in column
-(p-1)//6, row (p-1)%6, U -> columns, V -> rows flipped); each person pixel goes to the nearest texel
-of its part (util.texture.texel_indices), exactly as util.texture.unfold_atlas maps it.
+Atlas convention: util.atlas (DensePose's 6 rows x 4 columns of T x T tiles, part p in column
+(p-1)//6, row (p-1)%6, U -> columns, V -> rows flipped); both unfolders send each person pixel to the
+nearest texel of its part (util.atlas.texel_indices).
 
-Method (all vectorised over whole frames; no per-pixel Python):
+Robust method (all vectorised over whole frames; no per-pixel Python):
 1. Observations. Every person pixel of every frame is one observation (texel, RGB, weight). The
    weight says how reliable the pixel is: w = min(1, (d + 1) / (edge_px + 1)) with d the distance
    (pixels) to the nearest part boundary or silhouette (distance transform of the part-label edges).
@@ -37,7 +39,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from util.texture import ATLAS_COLS, ATLAS_ROWS, NUM_PARTS, texel_indices
+from util.atlas import ATLAS_COLS, ATLAS_ROWS, texel_indices
+from util.densepose import NUM_PARTS
 
 EDGE_PX = 3               # pixels from a part edge at which an observation gets its full weight
 L1_STEPS = 2              # Weiszfeld steps towards the weighted geometric median
@@ -48,16 +51,6 @@ MAX_OBSERVATIONS = 12_000_000   # observations kept for the robust pass: ~350 fr
                                 # pixels (512x512); ~37 bytes each at the peak (+ ~170 MB at T=200)
 CHUNK = 1 << 21           # observations per chunk of a pass
 WORKERS = 2               # threads reading and unpacking frames (cv2 and numpy release the GIL)
-
-# DensePose part names (the person's left and right; 1/2, 7/9, ... are the two halves of one body part).
-PART_NAMES = {
-    1: 'torso', 2: 'torso', 3: 'right hand', 4: 'left hand', 5: 'left foot', 6: 'right foot',
-    7: 'right upper leg', 9: 'right upper leg', 8: 'left upper leg', 10: 'left upper leg',
-    11: 'right lower leg', 13: 'right lower leg', 12: 'left lower leg', 14: 'left lower leg',
-    15: 'left upper arm', 17: 'left upper arm', 16: 'right upper arm', 18: 'right upper arm',
-    19: 'left lower arm', 21: 'left lower arm', 20: 'right lower arm', 22: 'right lower arm',
-    23: 'head', 24: 'head',
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +92,7 @@ def frame_observations(frame, iuv, tex_size, edge_px=EDGE_PX):
 
     frame: uint8 RGB [H, W, 3]; iuv: uint8 DensePose IUV [H, W, 3]
     -> (texels int32 [N] flat indices into the [6T, 4T] atlas, colours uint8 [N, 3], weights float32 [N])
-    over the N person pixels (util.texture.texel_indices: nearest texel of the pixel's part).
+    over the N person pixels (util.atlas.texel_indices: nearest texel of the pixel's part).
     """
     frame, iuv = np.asarray(frame), np.asarray(iuv)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -355,42 +348,17 @@ def build_atlas(frames, iuvs, tex_size=200, progress=False, edge_px=EDGE_PX, l1_
     observations the robust pass used), seconds_read (reading + unpacking the frames),
     seconds_robust, seconds_fill.
     """
-    pairs = zip(frames, iuvs)
     total = min((len(x) for x in (frames, iuvs) if hasattr(x, '__len__')), default=None)
-    return _build(pairs, lambda pair: pair, tex_size, progress, total, edge_px, l1_steps, cauchy_steps,
-                  scale, max_observations, workers, stats)
+    return build_atlas_from_items(zip(frames, iuvs), lambda pair: pair, total, tex_size, progress, edge_px,
+                                  l1_steps, cauchy_steps, scale, max_observations, workers, stats)
 
 
-def build_atlas_from_files(frame_paths, iuv_paths, tex_size=200, progress=False, workers=WORKERS, **options):
-    """build_atlas over files: frame_paths and iuv_paths (same length, paired in order) are read by
-    ``workers`` threads (data.readers.read_frame / read_iuv); errors name the files."""
-    from data.readers import DataFileError, read_frame, read_iuv
-
-    frame_paths, iuv_paths = list(frame_paths), list(iuv_paths)
-    if len(frame_paths) != len(iuv_paths):
-        raise ValueError(f'{len(frame_paths)} frames but {len(iuv_paths)} IUV files; pair them one to one')
-
-    def load(pair):
-        frame_path, iuv_path = pair
-        frame, iuv = read_frame(frame_path), read_iuv(iuv_path)
-        if frame.shape[:2] != iuv.shape[:2]:
-            raise DataFileError(iuv_path, f'IUV is {iuv.shape[1]}x{iuv.shape[0]} but its frame {frame_path} '
-                                          f'is {frame.shape[1]}x{frame.shape[0]} (width x height); DensePose '
-                                          f'must run on the frames at their size')
-        return frame, iuv
-
-    defaults = dict(edge_px=EDGE_PX, l1_steps=L1_STEPS, cauchy_steps=CAUCHY_STEPS, scale=CAUCHY_SCALE,
-                    max_observations=MAX_OBSERVATIONS, stats=None)
-    unknown = set(options) - set(defaults)
-    if unknown:
-        raise TypeError(f'build_atlas_from_files: unknown options {sorted(unknown)}')
-    defaults.update(options)
-    return _build(zip(frame_paths, iuv_paths), load, tex_size, progress, len(frame_paths), workers=workers,
-                  **defaults)
-
-
-def _build(items, load, tex_size, progress, total, edge_px, l1_steps, cauchy_steps, scale, max_observations,
-           workers, stats):
+def build_atlas_from_items(items, load, total=None, tex_size=200, progress=False, edge_px=EDGE_PX,
+                           l1_steps=L1_STEPS, cauchy_steps=CAUCHY_STEPS, scale=CAUCHY_SCALE,
+                           max_observations=MAX_OBSERVATIONS, workers=WORKERS, stats=None):
+    """build_atlas over items that load(item) turns into (frame, iuv), e.g. a pair of file paths;
+    load runs on ``workers`` threads, so reading overlaps with unpacking. total: the number of items
+    (for the progress bar), or None."""
     if tex_size < 2:
         raise ValueError(f'tex_size must be at least 2, got {tex_size}')
     n_texels = ATLAS_ROWS * tex_size * ATLAS_COLS * tex_size
@@ -460,3 +428,43 @@ def default_workers():
     except AttributeError:
         cpus = os.cpu_count() or 1
     return max(1, min(4, cpus))
+
+
+# ---------------------------------------------------------------------------------------------
+# The plain mean (no weights, no outlier rejection, no hole filling)
+# ---------------------------------------------------------------------------------------------
+def accumulate_atlas(frames, iuvs, tex_size):
+    """Per-texel colour sums and observation counts over frames.
+
+    frames: iterable of uint8 RGB [H, W, 3]; iuvs: iterable of matching DensePose IUV uint8 [H, W, 3]
+    -> (sums float64 [6T, 4T, 3], counts float64 [6T, 4T]).
+    """
+    n_texels = ATLAS_ROWS * tex_size * ATLAS_COLS * tex_size
+    sums = np.zeros((n_texels, 3), np.float64)
+    counts = np.zeros(n_texels, np.float64)
+    for k, (frame, iuv) in enumerate(zip(frames, iuvs)):
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or np.asarray(iuv).shape[:2] != frame.shape[:2]:
+            raise ValueError(f'unfold: frame {k} is {frame.shape} and its IUV {np.asarray(iuv).shape}; '
+                             f'need an RGB frame [H, W, 3] and an IUV of the same height and width')
+        pixels, texels = texel_indices(iuv, tex_size)
+        colors = frame.reshape(-1, 3)[pixels].astype(np.float64)
+        counts += np.bincount(texels, minlength=n_texels)
+        for c in range(3):
+            sums[:, c] += np.bincount(texels, weights=colors[:, c], minlength=n_texels)
+    shape = (ATLAS_ROWS * tex_size, ATLAS_COLS * tex_size)
+    return sums.reshape(*shape, 3), counts.reshape(shape)
+
+
+def unfold_atlas(frames, iuvs, tex_size):
+    """Texture atlas from frames and their DensePose IUVs: the mean colour seen at each texel.
+
+    frames: iterable of uint8 RGB [H, W, 3]; iuvs: iterable of uint8 IUV [H, W, 3]; tex_size: T
+    -> (atlas float32 [6T, 4T, 3] in 0..255, 0 where never seen; seen bool [6T, 4T]).
+    Each person pixel goes to the nearest texel of its part at (U, V).
+    """
+    sums, counts = accumulate_atlas(frames, iuvs, tex_size)
+    seen = counts > 0
+    atlas = np.zeros(sums.shape, np.float32)
+    atlas[seen] = sums[seen] / counts[seen, None]
+    return atlas, seen

@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from util.io import AtomicPath
+
 
 def _ffmpeg():
     try:
@@ -38,10 +40,7 @@ class VideoWriter:
         if fps <= 0:
             raise ValueError(f'{path}: fps must be positive, got {fps}')
         self.path, self.fps, self.quality = path, float(fps), quality
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        stem, extension = os.path.splitext(os.path.basename(path))
-        self.temp_path = os.path.join(folder, f'.{stem}.tmp{extension or ".mp4"}')
+        self._output = AtomicPath(path, os.path.splitext(path)[1] or '.mp4')   # ffmpeg picks the format by it
         self._ffmpeg = _ffmpeg()
         self._writer = None
         self.size = None
@@ -56,7 +55,7 @@ class VideoWriter:
         if self._writer is None:
             self.size = size
             self._writer = self._ffmpeg.write_frames(
-                self.temp_path, size, fps=self.fps, codec='libx264', pix_fmt_out='yuv420p',
+                self._output.temp, size, fps=self.fps, codec='libx264', pix_fmt_out='yuv420p',
                 quality=self.quality, macro_block_size=1, ffmpeg_log_level='error')
             self._writer.send(None)
         elif size != self.size:
@@ -71,9 +70,8 @@ class VideoWriter:
             self._writer.close()
             self._writer = None
             if keep:
-                os.replace(self.temp_path, self.path)
-        if os.path.exists(self.temp_path):
-            os.remove(self.temp_path)
+                self._output.commit()
+        self._output.discard()
 
     def __enter__(self):
         return self

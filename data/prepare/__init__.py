@@ -3,7 +3,7 @@
 One module per job; ``pipeline.prepare`` runs them in order and ``prepare_dataset.py`` is its CLI.
 
     errors.py        PrepareError: a refusal or a bad input, with what to do about it
-    files.py         atomic writes (temp file + os.replace), cheap validity checks, moving files aside
+    files.py         atomic image writes, cheap validity checks, removing temporaries, moving files aside
     state.py         DATA/prepare_state.json (what this tool made, from which source) and prepare_log.txt
     frames.py        decode a video / read a frames folder, resize or crop, write DATA/<name>/frame00001.jpg...
     flow.py          OpenCV optical flow (DIS or Farneback) over consecutive pairs, both directions, .flo files

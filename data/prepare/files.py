@@ -1,42 +1,20 @@
-"""Atomic file writes, cheap validity checks and moving files aside (never deleting them).
+"""Image writes, cheap validity checks and moving files aside (never deleting them).
 
-Every output is written to a temporary name in its folder and renamed over the final name
-(``os.replace`` is atomic on one file system), so a killed run leaves either the complete old file,
-the complete new file or no file, plus at most a temporary file that the next run removes. Temporary
-names end in ``.prepare-tmp<pid>``: no image or .flo extension, so the dataset indexer never lists
-them as frames or flows.
+Every output is written atomically (util.io: a temporary name in its folder, renamed over the final
+name), so a killed run leaves either the complete old file, the complete new file or no file, plus at
+most a temporary file that the next run removes (``remove_temp_files``).
 """
 import os
-import re
 import shutil
 import time
 
 import cv2
 import numpy as np
 
-from data.readers import FLO_MAGIC, flo_header
+from data.readers import flo_header
+from util.io import is_temporary, write_atomic
 
-TEMP_MARK = '.prepare-tmp'
-_TEMP_NAME = re.compile(r'^\..+' + re.escape(TEMP_MARK) + r'\d+$')
 JPEG_QUALITY = 95
-
-
-def temp_path(path):
-    folder, name = os.path.split(path)
-    return os.path.join(folder, f'.{name}{TEMP_MARK}{os.getpid()}')
-
-
-def write_bytes(path, data):
-    """Write bytes to path atomically."""
-    temp = temp_path(path)
-    try:
-        with open(temp, 'wb') as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
 
 
 def encode_image(path, image, quality=JPEG_QUALITY):
@@ -53,19 +31,7 @@ def encode_image(path, image, quality=JPEG_QUALITY):
 
 def write_image(path, image, quality=JPEG_QUALITY):
     """Atomic image write; image RGB uint8 [H, W, 3] or grey uint8 [H, W]."""
-    write_bytes(path, encode_image(path, image, quality))
-
-
-def flo_bytes(flow):
-    """float [H, W, 2] -> the bytes of a Middlebury .flo file."""
-    flow = np.ascontiguousarray(flow, dtype=np.float32)
-    height, width = flow.shape[:2]
-    return (np.array([FLO_MAGIC], np.float32).tobytes() + np.array([width, height], np.int32).tobytes()
-            + flow.tobytes())
-
-
-def write_flo(path, flow):
-    write_bytes(path, flo_bytes(flow))
+    write_atomic(path, encode_image(path, image, quality))
 
 
 def flo_ok(path, size=None):
@@ -109,7 +75,7 @@ def remove_temp_files(folders):
         if not os.path.isdir(folder):
             continue
         for name in os.listdir(folder):
-            if _TEMP_NAME.match(name):
+            if is_temporary(name):
                 os.remove(os.path.join(folder, name))
                 removed += 1
     return removed

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data.prepare.errors import PrepareError
-from data.prepare.files import write_flo
+from data.readers import write_flo
 
 METHODS = ('dis', 'farneback')
 FARNEBACK = dict(pyr_scale=0.5, levels=5, winsize=15, iterations=3, poly_n=7, poly_sigma=1.5,

@@ -9,7 +9,7 @@ import json
 import os
 import time
 
-from data.prepare.files import write_bytes
+from util.io import write_atomic
 
 STATE_NAME = 'prepare_state.json'
 LOG_NAME = 'prepare_log.txt'
@@ -54,7 +54,7 @@ class State:
     def save(self):
         text = json.dumps(self.data, indent=1, sort_keys=True)
         if text != self._saved and os.path.isdir(os.path.dirname(self.path)):
-            write_bytes(self.path, text.encode('utf-8'))
+            write_atomic(self.path, text)
             self._saved = text
 
     def log(self, message):

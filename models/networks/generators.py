@@ -8,9 +8,9 @@
 import torch
 import torch.nn as nn
 
-from . import recompute
+from util.densepose import NUM_PARTS
 
-NUM_PARTS = 24  # DensePose body parts; part logits add one background class
+from . import recompute
 
 
 def norm_layer(norm, channels):

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from util.texture import render
+from util.texture_sampling import render
 from .generators import NUM_PARTS
 
 
