@@ -23,11 +23,6 @@ from util.texture import NUM_PARTS, atlas_to_tensor, iuv_to_uv, render
 GT_FILES = ('atlas.png', 'bg.png')
 
 
-def has_ground_truth(dataset_dir):
-    """True when the dataset carries a synthetic ground truth (gt/atlas.png and gt/bg.png)."""
-    return all(os.path.isfile(os.path.join(dataset_dir, 'gt', name)) for name in GT_FILES)
-
-
 def _ground_truth(dataset_dir):
     missing = [os.path.join(dataset_dir, 'gt', n) for n in GT_FILES
                if not os.path.isfile(os.path.join(dataset_dir, 'gt', n))]
