@@ -12,6 +12,7 @@ import numpy as np
 from dominate import tags
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from util.html import HTML
 from util.image import save_image, write_atomic
@@ -83,6 +84,8 @@ def plot_series(path, title, x, series, size=(300, 900)):
             shown = np.where(values == np.inf, hi, np.where(values == -np.inf, np.nan, values))
             axes.plot(x, shown, label=label, linewidth=1, marker='.', markersize=3)
         axes.set_ylim(lo, hi)
+        axes.set_xlim(min(x), max(x) if max(x) > min(x) else min(x) + 1)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel('frame', fontsize=9)
         axes.tick_params(labelsize=8)
         axes.grid(True, color='0.9')
