@@ -25,7 +25,7 @@ video), 'all' every frame. A clip never crosses the split.
 Flip (phase 'train' with flip=True): drawn once per sample with probability 0.5 from torch's
 generator (seeded per DataLoader worker) and applied to all T frames and every input: images,
 masks and 3D labels are mirrored; IUV is mirrored with the DensePose part ids swapped
-(DENSEPOSE_FLIP_PARTS) and U -> 1 - U on the torso parts 1 and 2; flows via util.flow.flip_flow
+(util.densepose.FLIP_PARTS) and U -> 1 - U on the torso parts 1 and 2; flows via util.flow.flip_flow
 (mirror, negate x); keypoints via util.pose.flip_pose before drawing. The labels then describe
 the mirrored person exactly, but the mirrored frame still wears the person's texture mirrored: with
 asymmetric clothing a flipped sample's RGB contradicts the one learned texture (on the synthetic
@@ -277,7 +277,7 @@ class ClipDataset(Dataset):
         return to_unit_range(resize_image(plate, height, width))
 
     def load_texture(self):
-        """Initial texture atlas texture.jpg via util.texture.atlas_to_tensor (values in [-1, 1])."""
+        """Initial texture atlas texture.jpg via util.atlas.atlas_to_tensor (values in [-1, 1])."""
         try:
             atlas = read_frame(self.files.texture)
         except DataFileError as error:

@@ -14,6 +14,7 @@ from data.clip_dataset import PATH_OPTIONS, ClipDataset
 from data.layout import index_dataset
 from data.readers import DataFileError, read_frame, read_label3d, read_openpose
 from data.transforms import pose_to_working_size, to_unit_range
+from util.geometry import affine_matrix, compose, resize_map, similarity
 from util.pose import draw_pose
 from util.pose_align import apply_alignment, clean_sequence, fit_alignment
 from util.image import tensor_to_image
@@ -52,12 +53,6 @@ def affine_label(label, matrix, height, width):
                                    flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
                     for c in range(channels_last.shape[2])])
     return out
-
-
-def pixel_map(scale, offset, src, dst):
-    """Composite 1-D map: label pixel (src px across the driving frame's dst px) -> scale * x + offset."""
-    ratio = dst / src
-    return scale * ratio, scale * (0.5 * ratio - 0.5) + offset
 
 
 class DrivingSequence:
@@ -107,20 +102,14 @@ class DrivingSequence:
         return files
 
     def _label(self, t):
-        height, width = self.working
         label = read_label3d(self.labels[t])
-        src_h, src_w = label.shape[1:]
+        to_pose = resize_map(label.shape[1:], self.pose_size)
         if self.alignment is None:
-            sx, ox = pixel_map(width / self.pose_size[1], 0.5 * width / self.pose_size[1] - 0.5,
-                                src_w, self.pose_size[1])
-            sy, oy = pixel_map(height / self.pose_size[0], 0.5 * height / self.pose_size[0] - 0.5,
-                                src_h, self.pose_size[0])
+            to_working = resize_map(self.pose_size, self.working)
         else:
-            s, dx, dy = self.alignment.scale[t], self.alignment.dx[t], self.alignment.dy[t]
-            sx, ox = pixel_map(s, dx, src_w, self.pose_size[1])
-            sy, oy = pixel_map(s, dy, src_h, self.pose_size[0])
-        matrix = np.array([[sx, 0, ox], [0, sy, oy]], np.float64)
-        return torch.from_numpy(affine_label(label, matrix, height, width)) * 2 - 1
+            to_working = similarity(self.alignment.scale[t], self.alignment.dx[t], self.alignment.dy[t])
+        matrix = affine_matrix(compose(to_working, to_pose))
+        return torch.from_numpy(affine_label(label, matrix, *self.working)) * 2 - 1
 
     def __len__(self):
         return len(self.frames)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from util.densepose import FLIP_PARTS, FLIP_U_PARTS
+from util.geometry import resize_map
 from util.pose import scale_pose
 
 
@@ -46,8 +47,8 @@ def resize_nearest(array, height, width):
 
 def pose_to_working_size(pose, src_size, dst_size):
     """Keypoints from a frame of src_size (H, W) to dst_size (H', W') with the pixel-centre mapping."""
-    sy, sx = dst_size[0] / src_size[0], dst_size[1] / src_size[1]
-    return scale_pose(pose, sx, sy, 0.5 * sx - 0.5, 0.5 * sy - 0.5)
+    ax, bx, ay, by = resize_map(src_size, dst_size)
+    return scale_pose(pose, ax, ay, bx, by)
 
 
 def flip_iuv(iuv):

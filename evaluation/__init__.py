@@ -1,1 +1,3 @@
-"""Quality evaluation: metrics, the synthetic oracle, geometry between model and ground truth, reports."""
+"""Quality evaluation (evaluate.py): plan (what is compared, from the options), sources (a model or the
+oracle), ground_truth, geometry (model frame vs ground-truth frame), measure (one frame's metrics and the
+means), metrics (their definitions), oracle, report (CSV, JSON, plots, page)."""

@@ -5,7 +5,7 @@ Conventions
 - psnr / ssim take two numpy images of one shape, [H, W] or [H, W, C] (uint8 as read from files, or
   float), and an optional region mask [H, W] (bool). ``data_range`` is the span of the values: 255
   for uint8 (the default for uint8 input), 2 for [-1, 1] floats; float input must name it.
-- temporal_warping_error / warping_errors take torch float tensors: frames [N, C, H, W] (any range;
+- warping_errors takes torch float tensors: frames [N, C, H, W] (any range;
   evaluate.py passes [0, 1]), flows in pixels as the dataset stores them (util.flow conventions).
 - part_accuracy / uv_error take torch tensors or numpy arrays (part ids [N, H, W], UV in [-1, 1]
   as ClipDataset and the networks use them) and report UV errors in DensePose units ([0, 1]).
@@ -27,7 +27,8 @@ Warping error
             also drops pixels whose source leaves the frame) and, if ``valid`` is given, where frame t
             and the warped validity of frame t-1 are both valid:
                 e_t = sum_x m_t(x) mean_c |f_t(x) - warp(f_{t-1})(x)| / sum_x m_t(x)
-            The temporal warping error is the mean of e_t over t (pairs with an empty mask skipped).
+            The temporal warping error is the mean of e_t over t (pairs with an empty mask skipped;
+            evaluation.measure.summarise).
 Part accuracy
             share of pixels (optionally only the true person pixels, part > 0) whose predicted part id
             equals the true one (0 = background).
@@ -189,14 +190,6 @@ def warping_errors(frames, flows_inv, flows_fw, valid=None):
     count = mask.sum((1, 2, 3)).double()
     total = (diff * mask).sum((1, 2, 3)).double()
     return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(count, float('nan')))
-
-
-def temporal_warping_error(frames, flows_inv, flows_fw, valid=None):
-    """Mean over t of the masked warping error e_t (module docstring); NaN when no pair has a
-    reliable pixel. Arguments as ``warping_errors``."""
-    errors = warping_errors(frames, flows_inv, flows_fw, valid)
-    errors = errors[torch.isfinite(errors)]
-    return float(errors.mean()) if len(errors) else float('nan')
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The oracle of a synthetic dataset: what a perfect static renderer would output.
 
 For each frame the ground-truth IUV (DIR/densepose/, exact charts rounded to 1/255) samples the true
-texture atlas (DIR/gt/atlas.png) with hard part ids (util.texture.render, bilinear), composited over
+texture atlas (DIR/gt/atlas.png) with hard part ids (util.texture_sampling.render, bilinear), composited over
 the true background (DIR/gt/bg.png) wherever the IUV is background. It has the right geometry and
 the right texture but none of the dynamic details (pose-dependent shading, creases, the skirt), so
 against the real frames it measures what a static texture cannot explain, and against the
@@ -23,11 +23,6 @@ from util.densepose import NUM_PARTS
 from util.texture_sampling import render
 
 GT_FILES = ('atlas.png', 'bg.png')
-
-
-def has_ground_truth(dataset_dir):
-    """True when the dataset carries a synthetic ground truth (gt/atlas.png and gt/bg.png)."""
-    return all(os.path.isfile(os.path.join(dataset_dir, 'gt', name)) for name in GT_FILES)
 
 
 def _ground_truth(dataset_dir):

@@ -83,8 +83,6 @@ class EvalOptions:
             self.parser.error('--name is required (or --oracle to evaluate the synthetic oracle)')
         if opt.oracle and not opt.dataroot:
             self.parser.error('--oracle needs --dataroot (a synthetic dataset with gt/)')
-        if opt.oracle:
-            opt.name = 'oracle'
         for name, low in (('batch_size', 1), ('start', 0), ('show_frames', 0), ('align_window', 1)):
             if getattr(opt, name) < low:
                 self.parser.error(f'--{name} must be at least {low}')

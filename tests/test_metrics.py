@@ -11,8 +11,8 @@ import torch
 from data.readers import read_flo, read_frame, read_mask
 from data.synthetic import generate
 from util.flow import consistency_mask, warp
-from evaluation.metrics import (LPIPS, LPIPSUnavailable, part_accuracy, psnr, ssim, temporal_warping_error, uv_error,
-                          uv_errors, warping_errors)
+from evaluation.measure import summarise
+from evaluation.metrics import LPIPS, LPIPSUnavailable, part_accuracy, psnr, ssim, uv_error, uv_errors, warping_errors
 
 
 def random_image(seed, shape=(48, 40, 3)):
@@ -66,16 +66,17 @@ def test_one_pixel_shift_gives_known_psnr_and_warping_error():
     forward = -shift                   # frame 0 at x moves to x + 1
     # the exact flow aligns the frames: zero error on every reliable pixel (the consistency mask drops
     # column 0, whose source x - 1 lies outside the image)
-    assert temporal_warping_error(frames, shift, forward) == pytest.approx(0.0, abs=1e-6)
+    assert warping_errors(frames, shift, forward)[0] == pytest.approx(0.0, abs=1e-6)
     # no flow: every pixel is "reliable" and 63 of 64 columns differ by 4 / 255
     zero = torch.zeros(1, 2, 24, 64)
-    assert temporal_warping_error(frames, zero, zero) == pytest.approx(4 / 255 * 63 / 64, rel=1e-5)
+    assert warping_errors(frames, zero, zero)[0] == pytest.approx(4 / 255 * 63 / 64, rel=1e-5)
     # an invalid region is excluded: only columns 0..31 valid in both frames
     valid = torch.zeros(2, 1, 24, 64)
     valid[:, :, :, :32] = 1
     assert warping_errors(frames, zero, zero, valid)[0] == pytest.approx(4 / 255 * 31 / 32, rel=1e-5)
     nothing = torch.zeros(2, 1, 24, 64)
-    assert math.isnan(temporal_warping_error(frames, zero, zero, nothing))
+    assert math.isnan(warping_errors(frames, zero, zero, nothing)[0])
+    assert 'warp_error' not in summarise([{'warp_error': float(warping_errors(frames, zero, zero, nothing)[0])}])[0]
 
 
 def test_ssim_decreases_with_noise():
@@ -125,7 +126,9 @@ def warping_figures(root, pattern):
     mask = consistency_mask(flow_inv, flow) * valid[1:] * (warp(valid[:-1], flow_inv) > 0.999).float()
     plain = ((frames[1:] - frames[:-1]).abs().mean(1, keepdim=True) * mask).sum((1, 2, 3)) / mask.sum((1, 2, 3))
     assert len(warped) == len(frames) - 1 and torch.isfinite(warped).all()
-    assert temporal_warping_error(frames, flow_inv, flow, valid) == pytest.approx(float(warped.mean()))
+    # evaluate.py's temporal warping error: the mean of the per-pair errors over frames
+    means, _ = summarise([{'warp_error': float(e)} for e in warped])
+    assert means['warp_error'] == pytest.approx(float(warped.mean()))
     return warped, plain.double()
 
 

@@ -12,12 +12,12 @@ class NeuralTexture(nn.Module):
 
     texture: parameter [1, 24 * (3 + F), T, T], part-major: part p (1..24) owns channels
     [(p-1)(3+F) : p(3+F)], the first 3 of them RGB in [-1, 1].
-    init_atlas: [24 * 3, T', T'] in [-1, 1] (util.texture.atlas_to_tensor of texture.jpg), resized
+    init_atlas: [24 * 3, T', T'] in [-1, 1] (util.atlas.atlas_to_tensor of texture.jpg), resized
     to T when T' != T; None starts RGB at 0 (grey). Feature channels start at 0.
 
     forward(uv: [B, 48, H, W] in [-1, 1], parts: probs [B, 25, H, W] or ids [B, H, W] long, min_prob=0.0)
     -> {'rgb': [B, 3, H, W], 'features': [B, 3 + F, H, W]} (features include the RGB channels).
-    uv / parts / min_prob follow util.texture.render (channels 2k, 2k+1 = (2U-1, 2V-1) of part k+1).
+    uv / parts / min_prob follow util.texture_sampling.render (channels 2k, 2k+1 = (2U-1, 2V-1) of part k+1).
     """
 
     def __init__(self, tex_size=200, feat_channels=15, init_atlas=None):
@@ -28,7 +28,7 @@ class NeuralTexture(nn.Module):
         if init_atlas is not None:
             if init_atlas.dim() != 3 or init_atlas.shape[0] != NUM_PARTS * 3:
                 raise ValueError(f"NeuralTexture: init_atlas must be [{NUM_PARTS * 3}, T, T] (24 parts x RGB, "
-                                 f"util.texture.atlas_to_tensor), got {list(init_atlas.shape)}")
+                                 f"util.atlas.atlas_to_tensor), got {list(init_atlas.shape)}")
             rgb = init_atlas.detach().float()
             if rgb.shape[-2:] != (tex_size, tex_size):
                 rgb = F.interpolate(rgb[None], size=(tex_size, tex_size), mode='bilinear', align_corners=False,
