@@ -142,7 +142,7 @@ class HeldOutFrames:
                 train_opt.dataroot, phase='val', load_size=train_opt.loadSize, clip_length=1,
                 size_multiple=train_opt.size_multiple, flip=False, data_ratio=train_opt.data_ratio,
                 use_label3d=train_opt.use_label3d, require_densepose=False,
-                paths={name: getattr(train_opt, name, None) for name in PATH_OPTIONS})
+                paths={name: getattr(train_opt, name) for name in PATH_OPTIONS})
         except ValueError as error:     # DataFileError included
             raise SystemExit(f'--phase val: {error}') from error
         if tuple(self.dataset.working_size) != tuple(working):
@@ -179,7 +179,7 @@ def select_frames(count, start, how_many, where):
 
 def training_frame_size(train_opt):
     """(H, W) of the training video's frames (the target keypoints' coordinate frame)."""
-    files = index_dataset(train_opt.dataroot, img_path=getattr(train_opt, 'img_path', None))
+    files = index_dataset(train_opt.dataroot, img_path=train_opt.img_path)
     if not files.frames:
         raise SystemExit(f'{train_opt.dataroot}: training frames not found (their size places the target '
                          'person\'s keypoints); pass --dataroot where the training dataset is now')

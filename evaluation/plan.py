@@ -69,8 +69,8 @@ def load_alignment(opt, train_opt, dataset, geometry):
     if not train_root or not os.path.isdir(train_root):
         raise SystemExit(f'alignment needs the training dataset\'s poses and frame size, but {train_root!r} '
                          'is not there: pass --train_dataroot, or --align off')
-    train_size = frame_size_of(train_root, getattr(train_opt, 'img_path', None))
-    folder = getattr(train_opt, 'pose_path', None) or os.path.join(train_root, 'openpose_json')
+    train_size = frame_size_of(train_root, train_opt.img_path)
+    folder = train_opt.pose_path or os.path.join(train_root, 'openpose_json')
     target = read_sequence(folder, 'target poses', opt.max_gap, 0.0)
     try:
         alignment = fit_alignment(dataset.poses, target, window=opt.align_window)
@@ -89,7 +89,7 @@ def resolve_align(opt, train_opt, frame_size, same_dataset):
     if not train_root or not os.path.isdir(train_root):
         raise SystemExit(f'--align auto compares the frame size with the training dataset\'s, but '
                          f'{train_root!r} is not there: pass --train_dataroot, or --align on / off')
-    return 'off' if frame_size_of(train_root, getattr(train_opt, 'img_path', None)) == frame_size else 'on'
+    return 'off' if frame_size_of(train_root, train_opt.img_path) == frame_size else 'on'
 
 
 def oracle_plan(opt):
@@ -112,9 +112,7 @@ def model_plan(opt):
     root = opt.dataroot or train_opt.dataroot
     same_dataset = _same_folder(root, train_opt.dataroot)
     frame_size = frame_size_of(root, opt.img_path)
-    size_multiple = getattr(train_opt, 'size_multiple', None) or 2 ** max(train_opt.n_downsample_translate,
-                                                                          train_opt.n_downsample_global)
-    geometry = Geometry(frame_size, working, train_opt.loadSize, size_multiple)
+    geometry = Geometry(frame_size, working, train_opt.loadSize, train_opt.size_multiple)
     phase = opt.phase or ('val' if same_dataset else 'all')
     data_ratio = train_opt.data_ratio if opt.data_ratio is None else opt.data_ratio
     truth = open_ground_truth(opt, root, phase, data_ratio, geometry)

@@ -19,7 +19,7 @@ class ModelSource:
     def __init__(self, model, train_opt, dataset, geometry):
         self.model, self.train_opt, self.dataset, self.geometry = model, train_opt, dataset, geometry
         self.labels = None
-        if getattr(train_opt, 'use_label3d', False):
+        if train_opt.use_label3d:
             if dataset.files.label3d is None:
                 raise SystemExit(f'{dataset.root}: the model was trained with 3D labels (--use_label3d) but the '
                                  'dataset has no LaplaceProj/ folder (pass --label3d_path)')

@@ -39,7 +39,7 @@ def create_model(opt, dataset=None, working_size=None):
 def apply_recompute(model, opt):
     """With --checkpoint_activations, every network of the model that supports it (generators,
     discriminators, VGG) recomputes its activations in backward instead of keeping them."""
-    if getattr(opt, 'checkpoint_activations', False):
+    if opt.checkpoint_activations:
         for module in vars(model).values():
             if isinstance(module, torch.nn.Module):
                 set_recompute(module)

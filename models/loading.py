@@ -1,11 +1,11 @@
 """A trained model rebuilt from its checkpoint: the stored training options decide the architecture."""
-import argparse
 import glob
 import os
 
 import torch
 
 from models import create_model
+from options.upgrade import upgrade_options
 from util.checkpoint import checkpoint_path, load_checkpoint
 
 
@@ -41,7 +41,7 @@ def load_model(run_dir, label='latest', device=torch.device('cpu'), amp='none', 
     if not stored or working is None:
         raise SystemExit(f'{path}: not a checkpoint of train.py (no options or no working size)')
     del state
-    train_opt = argparse.Namespace(**stored)
+    train_opt = upgrade_options(stored)
     train_opt.is_train = False
     train_opt.device, train_opt.amp = device, amp
     train_opt.checkpoints_dir, train_opt.name = os.path.dirname(os.path.normpath(run_dir)), os.path.basename(

@@ -25,7 +25,7 @@ class Pose2ImageGenerator(nn.Module):
     def __init__(self, opt):
         super().__init__()
         self.net = GlobalGenerator(pose_channels(opt), 3, opt.ngf, opt.n_downsample_global, opt.n_blocks_global,
-                                   opt.norm, max_channels=getattr(opt, 'max_channels_global', 0))
+                                   opt.norm, max_channels=opt.max_channels_global)
 
     def forward(self, pose):
         return {'output': torch.tanh(self.net(pose))}

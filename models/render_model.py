@@ -26,13 +26,13 @@ class RenderGenerator(nn.Module):
     def __init__(self, opt, texture_init=None, background_init=None):
         super().__init__()
         self.d2g_use_pose = opt.d2g_use_pose
-        self.tex_min_prob = getattr(opt, 'tex_min_prob', 0.0)
+        self.tex_min_prob = opt.tex_min_prob
         self.trans = UVGenerator(pose_channels(opt), opt.ngf_translate, opt.n_downsample_translate,
                                  opt.n_blocks_translate, opt.norm)
         self.texture = NeuralTexture(opt.tex_size, opt.tex_feat, texture_init)
         d2g_input = 3 + opt.tex_feat + (pose_channels(opt) if opt.d2g_use_pose else 0)
         self.d2g = DetailGenerator(d2g_input, opt.ngf, opt.n_downsample_global, opt.n_blocks_global, opt.norm,
-                                   max_channels=getattr(opt, 'max_channels_global', 0))
+                                   max_channels=opt.max_channels_global)
         if background_init is None:
             background_init = torch.zeros(3, opt.loadSize, opt.loadSize)
         self.background = LearnableBackground(background_init)

@@ -11,6 +11,7 @@ from models.pose2image_model import Pose2ImageModel
 from models.render_model import RenderModel
 from models.trans_model import TransModel
 from options.pretrain_options import PretrainOptions
+from options.upgrade import upgrade_options
 from options.train_options import TrainOptions
 from tests.helpers import ROOT, TINY
 
@@ -68,3 +69,13 @@ def test_weight_of_another_models_loss_is_refused_on_the_command_line():
     result = subprocess.run([sys.executable, 'train.py', *TINY, '--dataroot', 'nowhere', '--lambda_l1', '3'],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and 'unrecognized arguments: --lambda_l1 3' in result.stderr
+
+
+def test_options_of_an_old_checkpoint_are_upgraded_with_todays_defaults():
+    stored = {key: value for key, value in vars(options('--model', 'pose2image')).items()
+              if key not in ('max_channels_global', 'tex_min_prob', 'size_multiple', 'device')}
+    upgraded = upgrade_options(stored)
+    assert upgraded.max_channels_global == 0 and upgraded.tex_min_prob == 0.0     # the behaviour before the flags
+    assert upgraded.size_multiple == 2 ** max(stored['n_downsample_translate'], stored['n_downsample_global'])
+    assert upgraded.model == 'pose2image' and upgraded.lambda_l1 == stored['lambda_l1']
+    assert upgraded.ngf == stored['ngf'] == 8                                    # stored values win
