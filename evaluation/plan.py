@@ -9,6 +9,7 @@ from evaluation.geometry import Geometry
 from evaluation.ground_truth import GroundTruth, frame_size_of, open_ground_truth
 from evaluation.sources import ModelSource, OracleSource
 from models.loading import load_model
+from util.output import refuse_inside
 from util.pose_align import fit_alignment
 
 ORACLE_NAME = 'oracle'
@@ -48,18 +49,10 @@ def _same_folder(a, b):
     return bool(a and b) and os.path.realpath(a) == os.path.realpath(b)
 
 
-def _inside(path, folder):
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def result_folder(results_dir, name, subfolder, protected):
     """results_dir/name/subfolder, refused inside any of the protected (dataset) folders."""
     folder = os.path.join(results_dir, name, subfolder)
-    for data in protected:
-        if data and _inside(folder, data):
-            raise SystemExit(f'{folder}: refusing to write results inside the dataset folder {data}; '
-                             'choose another --results_dir')
+    refuse_inside(folder, protected)
     return folder
 
 

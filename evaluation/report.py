@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from util.html import HTML
 from util.image import save_image
 from util.io import write_atomic
+from util.output import json_safe, remove_own_files
 
 OWN_FILE = re.compile(r'^((best|worst)_\d+|plot_[a-z_]+|frame\d+)\.png$')
 ERROR_GAIN = 4
@@ -29,27 +30,8 @@ PLOTS = (('psnr', 'PSNR (dB)', ('psnr', 'psnr_person', 'psnr_background', 'psnr_
 
 def prepare_folder(folder):
     """Remove the images and frames a previous evaluation wrote here; create images/."""
-    for sub in ('images', 'frames'):
-        path = os.path.join(folder, sub)
-        if os.path.isdir(path):
-            for name in os.listdir(path):
-                if OWN_FILE.match(name):
-                    os.remove(os.path.join(path, name))
+    remove_own_files(folder, ('images', 'frames'), OWN_FILE)
     os.makedirs(os.path.join(folder, 'images'), exist_ok=True)
-
-
-def json_value(value):
-    """value with non-finite floats as JSON can hold them: NaN -> None, inf -> 'inf' / '-inf'."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return 'inf' if value > 0 else '-inf'
-    if isinstance(value, dict):
-        return {k: json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_value(v) for v in value]
-    return value
 
 
 def write_csv(path, rows, columns):
@@ -170,7 +152,7 @@ def write_page(folder, title, report, plots, extremes):
 
 def write_report(folder, title, report, rows, columns, ranked, show_frames):
     """Everything above into folder; returns the page's path."""
-    write_atomic(os.path.join(folder, 'metrics.json'), json.dumps(json_value(report), indent=1))
+    write_atomic(os.path.join(folder, 'metrics.json'), json.dumps(json_safe(report), indent=1))
     write_csv(os.path.join(folder, 'per_frame.csv'), rows, columns)
     plots = write_plots(folder, rows, columns)
     extremes = write_extremes(folder, ranked, show_frames)

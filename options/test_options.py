@@ -1,8 +1,10 @@
 """Flags of test.py: which checkpoint, which driving poses, where the results go.
 
 The architecture and data flags (--loadSize, --ngf, --tex_size, --use_label3d, ...) are read from the
-checkpoint's stored training options; given here they are ignored with a warning.
+checkpoint's stored training options; given here they are ignored with a warning. The shared flags that only
+training reads (--batchSize, --nThreads, ...) are refused, each naming what test.py uses instead.
 """
+import argparse
 import os
 
 from options.base_options import BaseOptions, resolve_device
@@ -10,7 +12,16 @@ from options.base_options import BaseOptions, resolve_device
 # Flags the checkpoint decides (the model must be rebuilt exactly as it was trained).
 TRAINING_FLAGS = ('model', 'norm', 'ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'ngf',
                   'n_downsample_global', 'n_blocks_global', 'max_channels_global', 'd2g_use_pose', 'tex_size',
-                  'tex_feat', 'use_label3d', 'label3d_nc', 'loadSize', 'clip_length', 'data_ratio')
+                  'tex_feat', 'tex_min_prob', 'use_label3d', 'label3d_nc', 'loadSize', 'data_ratio')
+# Shared flags that only training reads: test.py refuses them rather than ignore them.
+TRAINING_ONLY = {
+    'batchSize': 'test.py batches with --batch_size',
+    'nThreads': 'test.py reads its frames in the main process, with no DataLoader workers',
+    'max_dataset_size': 'test.py picks its frames with --start and --how_many',
+    'clip_length': 'test.py renders single frames',
+    'checkpoint_activations': 'it saves memory in the backward pass, and test.py runs none',
+    'seed': 'test.py draws no random numbers (the same inputs give the same frames)',
+}
 HELP = {
     'dataroot': 'training dataset (default: the one stored in the checkpoint; pass it when the dataset moved)',
     'pose_path': 'driving OpenPose JSON folder (files in sorted order = frame order); phase test',
@@ -35,7 +46,10 @@ class TestOptions(BaseOptions):
                 action.help = '(read from the checkpoint)'
             if action.dest in DATASET_PATHS:
                 action.help = f'(phase val) the training dataset\'s {action.dest[:-5]} folder, if it moved'
-        parser.set_defaults(dataroot=None, **{name: None for name in TRAINING_FLAGS})
+            if action.dest in TRAINING_ONLY:
+                action.help = argparse.SUPPRESS
+        # None marks "not given": no value typed on the command line parses to None
+        parser.set_defaults(dataroot=None, **{name: None for name in TRAINING_FLAGS + tuple(TRAINING_ONLY)})
 
         test = parser.add_argument_group('test')
         test.add_argument('--which_epoch', default='latest', help='checkpoint label: latest or an epoch number')
@@ -71,6 +85,10 @@ class TestOptions(BaseOptions):
     def parse(self, args=None, save=False):
         """Parsed flags; the run's options are saved by test.py into the results folder."""
         opt = self.parser.parse_args(args)
+        for name, instead in TRAINING_ONLY.items():
+            if getattr(opt, name) is not None:
+                self.parser.error(f'--{name} is a training flag; {instead}')
+            delattr(opt, name)
         opt.is_train = False
         for name, low in (('batch_size', 1), ('start', 0), ('html_frames', 0), ('align_window', 1)):
             if getattr(opt, name) < low:

@@ -2,7 +2,6 @@
 moves, alignment of a smaller and shifted dancer, messy OpenPose input, a new background, the
 reconstruction (val) phase, and a non-square model with 3D labels."""
 import glob
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,49 +17,33 @@ from data.readers import read_frame, read_openpose, write_frame, write_openpose
 from data.driving import affine_label
 from data.synthetic import generate
 from models.loading import load_model
-from tests.helpers import ROOT, TINY
+from tests.helpers import FRAMES, ROOT, SIZE, reported_folder, run_script, train_tiny
 from util.pose import draw_pose, scale_pose
 from util.pose_align import clean_sequence
 from util.video import read_video
 
-FRAMES, SIZE = 24, 64
 MEASURED = {}        # numbers for the report (pytest -s prints them)
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location('drive_script', os.path.join(ROOT, 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def train(dataset, checkpoints, name, *extra):
-    command = [sys.executable, os.path.join(ROOT, 'train.py'), '--name', name, '--dataroot', str(dataset),
-               '--checkpoints_dir', str(checkpoints), *TINY, '--lr', '0.002', '--print_freq', '1000',
-               '--display_freq', '1000', *extra]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-
-
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """A model trained 4 static + 1 full epochs on 24 frames of 64 x 64, and the same person's novel moves."""
-    root = tmp_path_factory.mktemp('drive')
-    data, novel = root / 'synth', root / 'novel'
-    generate(str(data), frames=FRAMES, height=SIZE, width=SIZE, motion='train', seed=3, tex_size=16)
-    generate(str(novel), frames=FRAMES, height=SIZE, width=SIZE, motion='novel', seed=3, tex_size=16)
-    train(data, root / 'checkpoints', 'tiny', '--niter', '5', '--niter_decay', '0', '--static_epochs', '4',
-          '--save_epoch_freq', '4')
-    yield SimpleNamespace(root=root, data=data, novel=novel, checkpoints=root / 'checkpoints', name='tiny',
-                          script=load_script())
+def trained(tiny_render):
+    """The shared tiny renderer (tests/conftest.py: 4 static + 1 full epochs on 24 frames of 64 x 64) and the
+    same person's novel moves."""
+    yield tiny_render
     print('\nmeasured:', *(f'  {key}: {value}' for key, value in MEASURED.items()), sep='\n')
 
 
+def run_test_py(trained, results, *args):
+    """test.py on the trained model, run as a script: the finished process (its exit status not checked)."""
+    return run_script('test.py', '--name', trained.name, '--checkpoints_dir', trained.checkpoints, '--gpu_ids', '-1',
+                      '--results_dir', results, '--batch_size', '8', *args, check=False)
+
+
 def drive(trained, results, *args):
-    """Run test.py's main in this process; returns the result folder."""
-    argv = ['--name', trained.name, '--checkpoints_dir', str(trained.checkpoints), '--gpu_ids', '-1',
-            '--results_dir', str(results), '--batch_size', '8', *args]
-    return trained.script.main(argv)
+    """Run test.py; asserts it succeeded (showing its stderr if not) and returns the result folder it reports."""
+    result = run_test_py(trained, results, *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return reported_folder(result)
 
 
 def write_driving(source_dir, out_dir, transform):
@@ -196,9 +179,11 @@ def test_new_background_of_another_size(trained, tmp_path):
     image = np.random.default_rng(1).integers(0, 256, (37, 91, 3), dtype=np.uint8)
     bg_path = str(tmp_path / 'plate.png')
     write_frame(bg_path, image)
-    with pytest.warns(UserWarning, match='--ngf 32 ignored'):
-        folder = drive(trained, tmp_path / 'out', '--pose_path', str(trained.novel / 'openpose_json'),
-                       '--bg_path', bg_path, '--save_mask', '--start', '4', '--how_many', '6', '--ngf', '32')
+    result = run_test_py(trained, tmp_path / 'out', '--pose_path', str(trained.novel / 'openpose_json'),
+                         '--bg_path', bg_path, '--save_mask', '--start', '4', '--how_many', '6', '--ngf', '32')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'UserWarning: --ngf 32 ignored' in result.stderr
+    folder = reported_folder(result)
     expected = resize_image(image, SIZE, SIZE).astype(int)
     learned = read_frame(str(trained.checkpoints / 'tiny' / 'latest_background.png')).astype(int)
     frames = sorted(glob.glob(os.path.join(folder, 'frames', '*.png')))
@@ -258,13 +243,14 @@ def test_non_square_model_with_3d_labels(trained, tmp_path):
         for k in range(count):
             np.save(os.path.join(folder, f'frame{k + 1:05d}.npy'), np.stack([np.tile(ramp, (height, 1))] * 3))
     labels(data / 'LaplaceProj', 12, 64, 48)
-    train(data, tmp_path / 'checkpoints', 'portrait', '--niter', '1', '--niter_decay', '0', '--static_epochs', '1',
-          '--data_ratio', '0.75', '--use_label3d', '--label3d_nc', '3')
+    train_tiny(data, tmp_path / 'checkpoints', 'portrait', '--niter', '1', '--niter_decay', '0', '--static_epochs',
+               '1', '--data_ratio', '0.75', '--use_label3d', '--label3d_nc', '3')
     labels(tmp_path / 'driving_labels', FRAMES, 64, 64)
-    model = SimpleNamespace(checkpoints=tmp_path / 'checkpoints', name='portrait', script=trained.script)
+    model = SimpleNamespace(checkpoints=tmp_path / 'checkpoints', name='portrait')
     args = ['--pose_path', str(trained.novel / 'openpose_json'), '--pose_size', '64', '64', '--how_many', '5']
-    with pytest.raises(SystemExit, match='--label3d_path'):
-        drive(model, tmp_path / 'out', *args)
+    refused = run_test_py(model, tmp_path / 'out', *args)
+    assert refused.returncode == 1 and '--label3d_path' in refused.stderr, refused.stderr[-3000:]
+    assert 'Traceback' not in refused.stderr                       # a clean SystemExit, not a crash
     folder = drive(model, tmp_path / 'out', *args, '--label3d_path', str(tmp_path / 'driving_labels'))
     frames = sorted(glob.glob(os.path.join(folder, 'frames', '*.png')))
     assert len(frames) == 5 and read_frame(frames[0]).shape == (64, 48, 3)

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from data.synthetic import generate
 from evaluation.geometry import Geometry, warp_to_eval
-from tests.helpers import ROOT, TINY
+from tests.helpers import ROOT
 from tests.test_metrics import write_lpips_weights
 
 FILES = ('metrics.json', 'per_frame.csv', 'index.html', 'images/plot_psnr.png', 'images/plot_ssim.png',
@@ -23,20 +22,10 @@ FILES = ('metrics.json', 'per_frame.csv', 'index.html', 'images/plot_psnr.png', 
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """A model trained 1 static + 1 full epoch on 24 frames of 64 x 64, and the same person's novel moves at 80 x 64."""
-    root = tmp_path_factory.mktemp('evaluate')
-    data, novel = root / 'synth', root / 'novel'
-    generate(str(data), frames=24, height=64, width=64, motion='train', seed=3, tex_size=16)
-    generate(str(novel), frames=12, height=80, width=64, motion='novel', seed=3, tex_size=16)
-    command = [sys.executable, os.path.join(ROOT, 'train.py'), '--name', 'tiny', '--dataroot', str(data),
-               '--checkpoints_dir', str(root / 'checkpoints'), *TINY, '--lr', '0.002', '--niter', '2',
-               '--niter_decay', '0', '--static_epochs', '1', '--print_freq', '1000', '--display_freq', '1000',
-               '--save_epoch_freq', '1000']
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    import evaluate
-    return SimpleNamespace(root=root, data=data, novel=novel, checkpoints=root / 'checkpoints', evaluate=evaluate)
+def trained(tiny_render, videos):
+    """The shared tiny renderer (tests/conftest.py: 4 static + 1 full epochs on 24 frames of 64 x 64), and the same
+    person's novel moves at 80 x 64 (12 frames)."""
+    return SimpleNamespace(data=tiny_render.data, novel=videos.novel_80x64, checkpoints=tiny_render.checkpoints)
 
 
 def evaluate(*args):

@@ -3,10 +3,8 @@ on a tiny synthetic video with no DensePose, texture atlas or background plate: 
 page and checkpoint hold the baseline's images and networks, test.py rebuilds it from the checkpoint
 and writes frames and videos, and refuses what the baseline cannot do (--bg_path, --save_mask)."""
 import glob
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -14,50 +12,15 @@ import numpy as np
 import pytest
 
 from data.readers import read_frame
-from data.synthetic import generate
-from tests.helpers import logged
+from tests.helpers import FRAMES, ROOT, SIZE, TINY_POSE2IMAGE, logged, reported_folder, run_script
 from util.checkpoint import load_checkpoint
 from util.video import read_video
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# the tiny CPU configuration of tests/test_train.py, less the flags of the render model's other networks
-TINY = ['--gpu_ids', '-1', '--loadSize', '64', '--ngf', '8', '--n_downsample_global', '2', '--n_blocks_global', '1',
-        '--ndf', '8', '--num_D', '1', '--n_layers_D', '2', '--no_vgg_loss', '--batchSize', '2', '--nThreads', '0',
-        '--data_ratio', '0.9']
-FRAMES, SIZE, EPOCHS = 24, 64, 6
+EPOCHS = 6          # of the shared baseline, tiny_pose2image (tests/conftest.py)
 
 
-def train_command(dataset, checkpoints, name, *extra):
-    return [sys.executable, os.path.join(ROOT, 'train.py'), '--model', 'pose2image', '--name', name,
-            '--dataroot', str(dataset), '--checkpoints_dir', str(checkpoints), *TINY, *extra]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location('drive_script', os.path.join(ROOT, 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope='module')
-def baseline(tmp_path_factory):
-    """A baseline trained 6 epochs (60 iterations) on 24 frames of 64 x 64 (no DensePose, texture or plate)."""
-    root = tmp_path_factory.mktemp('pose2image')
-    data, novel = root / 'synth', root / 'novel'
-    generate(str(data), frames=FRAMES, height=SIZE, width=SIZE, motion='train', seed=3, tex_size=16)
-    generate(str(novel), frames=FRAMES, height=SIZE, width=SIZE, motion='novel', seed=3, tex_size=16)
-    shutil.rmtree(data / 'densepose')
-    os.remove(data / 'texture.jpg')
-    os.remove(data / 'bg.jpg')
-    command = train_command(data, root / 'checkpoints', 'edn', '--niter', str(EPOCHS), '--niter_decay', '0',
-                            '--print_freq', '5', '--display_freq', '30', '--lr', '0.002')
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root, data, novel
-
-
-def test_training_lowers_l1_and_writes_page_and_checkpoint(baseline):
-    root, _, _ = baseline
+def test_training_lowers_l1_and_writes_page_and_checkpoint(tiny_pose2image):
+    root, _, _ = tiny_pose2image
     run_dir = root / 'checkpoints' / 'edn'
     l1 = logged(run_dir, 'G_l1')
     assert len(l1) == 12
@@ -79,8 +42,8 @@ def test_training_lowers_l1_and_writes_page_and_checkpoint(baseline):
     assert state['progress'] == {'epoch': EPOCHS, 'epoch_iter': 10, 'iteration': 60}
 
 
-def test_drive_writes_video_and_frames(baseline, tmp_path):
-    root, _, novel = baseline
+def test_drive_writes_video_and_frames(tiny_pose2image, tmp_path):
+    root, _, novel = tiny_pose2image
     command = [sys.executable, os.path.join(ROOT, 'test.py'), '--name', 'edn', '--checkpoints_dir',
                str(root / 'checkpoints'), '--gpu_ids', '-1', '--pose_path', str(novel / 'openpose_json'),
                '--results_dir', str(tmp_path), '--html_frames', '4']
@@ -98,28 +61,27 @@ def test_drive_writes_video_and_frames(baseline, tmp_path):
     assert (folder / 'index.html').read_text().count('<img') == 4 * 3
 
 
-def test_val_phase_reconstructs_held_out_frames(baseline, tmp_path):
-    root, _, _ = baseline
-    script = load_script()
-    folder = script.main(['--name', 'edn', '--checkpoints_dir', str(root / 'checkpoints'), '--gpu_ids', '-1',
-                          '--results_dir', str(tmp_path), '--phase', 'val'])
+def test_val_phase_reconstructs_held_out_frames(tiny_pose2image, tmp_path):
+    root, _, _ = tiny_pose2image
+    folder = reported_folder(run_script('test.py', '--name', 'edn', '--checkpoints_dir', root / 'checkpoints',
+                                        '--gpu_ids', '-1', '--results_dir', tmp_path, '--phase', 'val'))
     summary = json.loads(open(os.path.join(folder, 'summary.json')).read())
     assert summary['frames'] == FRAMES - int(FRAMES * 0.9) and summary['psnr'] > 15, summary
 
 
 @pytest.mark.parametrize('flag', [['--bg_path', 'plate.png'], ['--save_mask']])
-def test_compositing_flags_are_refused(baseline, tmp_path, flag):
-    root, _, novel = baseline
-    argv = ['--name', 'edn', '--checkpoints_dir', str(root / 'checkpoints'), '--gpu_ids', '-1',
-            '--pose_path', str(novel / 'openpose_json'), '--results_dir', str(tmp_path / 'out'), *flag]
-    with pytest.raises(SystemExit, match=f'{flag[0]}: the pose2image model renders whole frames'):
-        load_script().main(argv)
+def test_compositing_flags_are_refused(tiny_pose2image, tmp_path, flag):
+    root, _, novel = tiny_pose2image
+    refused = run_script('test.py', '--name', 'edn', '--checkpoints_dir', root / 'checkpoints', '--gpu_ids', '-1',
+                         '--pose_path', novel / 'openpose_json', '--results_dir', tmp_path / 'out', *flag, check=False)
+    assert refused.returncode == 1 and 'Traceback' not in refused.stderr, refused.stderr[-3000:]
+    assert f'{flag[0]}: the pose2image model renders whole frames' in refused.stderr
     assert not (tmp_path / 'out').exists()          # refused before anything was written
 
 
-def test_pretrained_uv_generator_is_refused(baseline, tmp_path):
-    _, data, _ = baseline
-    result = subprocess.run(train_command(data, tmp_path, 'bad', '--load_pretrain_TransG', str(tmp_path)),
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+def test_pretrained_uv_generator_is_refused(tiny_pose2image, tmp_path):
+    _, data, _ = tiny_pose2image
+    result = run_script('train.py', '--model', 'pose2image', '--name', 'bad', '--dataroot', data, '--checkpoints_dir',
+                        tmp_path, *TINY_POSE2IMAGE, '--load_pretrain_TransG', tmp_path, check=False)
     assert result.returncode != 0 and 'has no UV generator' in result.stderr
 

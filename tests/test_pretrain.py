@@ -18,11 +18,10 @@ from models.render_model import RenderModel
 from models.trans_model import TransModel
 from options.pretrain_options import PretrainOptions
 from options.train_options import TrainOptions
-from tests.helpers import ROOT, TINY, kill_once_saved, logged
+from tests.helpers import ROOT, TINY, TINY_UV_GENERATOR, kill_once_saved, logged
 from util.checkpoint import load_checkpoint
 
-UV_FLAGS = ['--ngf_translate', '8', '--n_downsample_translate', '2', '--n_blocks_translate', '1']   # = TINY's
-PRETRAIN = ['--gpu_ids', '-1', '--loadSize', '64', *UV_FLAGS, '--batchSize', '4', '--nThreads', '0']
+PRETRAIN = ['--gpu_ids', '-1', '--loadSize', '64', *TINY_UV_GENERATOR, '--batchSize', '4', '--nThreads', '0']
 FIT = ['--niter', '15', '--niter_decay', '5', '--lr', '0.004', '--print_freq', '10', '--display_freq', '100']
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}     # the tiny network runs fastest on one thread
 METRIC_LINE = re.compile(r'frames (\d+), part_acc ([0-9.]+), part_acc_person ([0-9.]+), uv_error ([0-9.]+)')
