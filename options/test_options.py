@@ -21,6 +21,7 @@ TRAINING_ONLY = {
     'clip_length': 'test.py renders single frames',
     'checkpoint_activations': 'it saves memory in the backward pass, and test.py runs none',
     'seed': 'test.py draws no random numbers (the same inputs give the same frames)',
+    'flip': 'test.py renders the poses as they are (the checkpoint decides how the person looks)',
 }
 HELP = {
     'dataroot': 'training dataset (default: the one stored in the checkpoint; pass it when the dataset moved)',
@@ -48,6 +49,8 @@ class TestOptions(BaseOptions):
                 action.help = f'(phase val) the training dataset\'s {action.dest[:-5]} folder, if it moved'
             if action.dest in TRAINING_ONLY:
                 action.help = argparse.SUPPRESS
+        for name in set(TRAINING_ONLY) - {action.dest for action in parser._actions}:
+            parser.add_argument(f'--{name}', help=argparse.SUPPRESS)     # train.py's own: refused alike
         # None marks "not given": no value typed on the command line parses to None
         parser.set_defaults(dataroot=None, **{name: None for name in TRAINING_FLAGS + tuple(TRAINING_ONLY)})
 
@@ -84,7 +87,7 @@ class TestOptions(BaseOptions):
 
     def parse(self, args=None, save=False):
         """Parsed flags; the run's options are saved by test.py into the results folder."""
-        opt = self.parser.parse_args(args)
+        opt = self.parse_flags(args)
         for name, instead in TRAINING_ONLY.items():
             if getattr(opt, name) is not None:
                 self.parser.error(f'--{name} is a training flag; {instead}')
