@@ -21,83 +21,15 @@ training held out (data_ratio) from its own poses. Written to results_dir/NAME/<
     summary.json, test_opt.txt  alignment statistics (test) or PSNR (val; "inf" if exact); the options used
 """
 import os
-import warnings
 
-import numpy as np
-from tqdm import tqdm
-
-from data.driving import DrivingSequence, HeldOutFrames
-from evaluation.metrics import psnr
-from inference.background import check_compositing, load_new_background
-from inference.output_folder import prepare_folder, result_folder
-from inference.page import write_page
-from inference.summary import write_summary
-from models.loading import load_model
-from models.networks.texture import composite
-from options.test_options import DATASET_PATHS, TestOptions, ignored_training_flags, save_test_options
-from util.image import save_image, tensor_to_image
-from util.video import VideoWriter
-
-
-def render(model, source, folder, opt, background=None):
-    """Batched inference over the source's frames; writes frames, both videos and returns the page rows."""
-    digits = max(5, len(str(len(source))))
-    page_frames = set(np.linspace(0, len(source) - 1, min(len(source), opt.html_frames)).round().astype(int)
-                      .tolist()) if opt.html_frames else set()
-    rows = []
-    with VideoWriter(os.path.join(folder, 'video.mp4'), opt.fps) as video, \
-            VideoWriter(os.path.join(folder, 'side_by_side.mp4'), opt.fps) as side:
-        bar = tqdm(total=len(source), desc=f'{opt.phase} {opt.name}', unit='frame', dynamic_ncols=True)
-        for begin in range(0, len(source), opt.batch_size):
-            indices = list(range(begin, min(begin + opt.batch_size, len(source))))
-            pose, panels = source.batch(indices)
-            result = model.infer(pose)
-            if background is None:
-                output = result['output'].float()
-            else:
-                output = composite(result['person'].float(), background, result['bg_prob'].float())
-            for k, i in enumerate(indices):
-                image = tensor_to_image(output[k])
-                name = f'frame{i + 1:0{digits}d}'
-                save_image(os.path.join(folder, 'frames', name + '.png'), image)
-                if opt.save_mask:
-                    alpha = np.round(255 * (1 - result['bg_prob'][k, 0].float().clamp(0, 1)).cpu().numpy())
-                    save_image(os.path.join(folder, 'mask', name + '.png'), alpha.astype(np.uint8))
-                video.write(image)
-                side.write(np.concatenate(panels[k] + [image], axis=1))
-                if isinstance(source, HeldOutFrames):
-                    source.psnr.append(psnr(image, panels[k][0]))
-                if i in page_frames:
-                    paths = []
-                    for panel_name, panel in zip(source.panel_names, panels[k]):
-                        paths.append(os.path.join('images', f'{name}_{panel_name}.png'))
-                        save_image(os.path.join(folder, paths[-1]), panel)
-                    rows.append((name, paths + [os.path.join('frames', name + '.png')]))
-            bar.update(len(indices))
-        bar.close()
-    return rows
+from inference.drive import drive
+from options.test_options import TestOptions
 
 
 def main():
     opt = TestOptions().parse()
-    model, train_opt, working = load_model(os.path.join(opt.checkpoints_dir, opt.name), opt.which_epoch, opt.device,
-                                           opt.amp, {name: getattr(opt, name) for name in ('dataroot',) + DATASET_PATHS})
-    for name in ignored_training_flags(opt, vars(train_opt)):
-        warnings.warn(f'--{name} {getattr(opt, name)} ignored: the checkpoint was trained with '
-                      f'{getattr(train_opt, name)} (architecture and data flags come from the checkpoint)')
-    check_compositing(opt, model)
-    folder = result_folder(opt, train_opt)
-    source = DrivingSequence(opt, train_opt, working) if opt.phase == 'test' else HeldOutFrames(opt, train_opt, working)
-    prepare_folder(folder, opt)
-    save_test_options(opt, folder)
-    background = None
-    if opt.bg_path:
-        background, background_image = load_new_background(opt.bg_path, working, opt.device)
-        save_image(os.path.join(folder, 'images', 'background.png'), background_image)
-    rows = render(model, source, folder, opt, background)
-    summary = write_summary(folder, opt, source, working)
-    page = write_page(folder, opt, source, rows, summary)
-    print(f'{len(source)} frames at {working[1]}x{working[0]} -> {folder}\n  {page}\n'
+    folder, page, frames, (height, width) = drive(opt)
+    print(f'{frames} frames at {width}x{height} -> {folder}\n  {page}\n'
           f'  {os.path.join(folder, "video.mp4")}\n  {os.path.join(folder, "side_by_side.mp4")}')
 
 

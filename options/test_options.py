@@ -85,6 +85,9 @@ class TestOptions(BaseOptions):
                           help="also write the person's alpha matte, 255 * (1 - bg_prob), to mask/")
         test.add_argument('--html_frames', type=int, default=24, help='frames shown on index.html')
 
+    def model_options(self, parser, known):
+        """None: the model and its flags come from the checkpoint."""
+
     def parse(self, args=None, save=False):
         """Parsed flags; the run's options are saved by test.py into the results folder."""
         opt = self.parse_flags(args)

@@ -14,6 +14,10 @@ import pytest
 import torch
 
 from evaluation.geometry import Geometry, warp_to_eval
+from evaluation.run import evaluate as run_evaluation
+from inference.drive import drive
+from options.eval_options import EvalOptions
+from options.test_options import TestOptions
 from tests.helpers import ROOT
 from tests.test_metrics import write_lpips_weights
 
@@ -29,14 +33,15 @@ def trained(tiny_render, videos):
 
 
 def evaluate(*args):
+    """evaluate.py run as a user runs it: the finished process."""
     return subprocess.run([sys.executable, os.path.join(ROOT, 'evaluate.py'), *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
 
 
 def run(trained, results, *args):
-    result = evaluate('--gpu_ids', '-1', '--results_dir', str(results), *args)
-    assert result.returncode == 0, result.stderr[-3000:]
-    folder = os.path.dirname(result.stdout.splitlines()[-1].strip())       # the last line names index.html
+    """evaluate.py's work (evaluation.run) in this process: (folder, metrics.json, per_frame.csv rows)."""
+    page, _ = run_evaluation(EvalOptions().parse(['--gpu_ids', '-1', '--results_dir', str(results), *map(str, args)]))
+    folder = os.path.dirname(page)
     for name in FILES:
         assert os.path.isfile(os.path.join(folder, name)), name
     report = json.load(open(os.path.join(folder, 'metrics.json')))
@@ -69,10 +74,8 @@ def test_val_split_matches_test_py_reconstruction(trained, tmp_path):
     assert 0 <= report['mean']['part_acc'] <= 1 and 0 <= report['mean']['uv_error'] <= 1
     assert report['measured_frames']['warp_error'] == 2 and rows[0]['warp_error'] == ''
     # test.py --phase val renders the same frames from the same poses: the same PSNR
-    subprocess.run([sys.executable, os.path.join(ROOT, 'test.py'), '--name', 'tiny', '--checkpoints_dir',
-                    str(trained.checkpoints), '--gpu_ids', '-1', '--phase', 'val', '--results_dir',
-                    str(tmp_path / 'drive'), '--html_frames', '0'], cwd=ROOT, check=True, capture_output=True)
-    val = str(tmp_path / 'drive' / 'tiny' / 'val_latest')
+    val = drive(TestOptions().parse(['--name', 'tiny', '--checkpoints_dir', str(trained.checkpoints), '--gpu_ids', '-1',
+                                     '--phase', 'val', '--results_dir', str(tmp_path / 'drive'), '--html_frames', '0']))[0]
     summary = json.load(open(os.path.join(val, 'summary.json')))
     assert report['mean']['psnr'] == pytest.approx(summary['psnr'], abs=2e-3)
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from data.prepare import command as prepare_dataset
 from data import synthetic
 from data.check import check_dataset
 from tests.helpers import snapshot
@@ -32,11 +33,10 @@ FRAMES, SIZE = 48, 256
 PAIRS = FRAMES - 1
 
 
-def _run(argv):
-    """prepare_dataset.py run as a user runs it: (exit code, stdout, stderr)."""
-    result = subprocess.run([sys.executable, os.path.join(REPO, 'prepare_dataset.py'), *argv, '--no_progress'],
-                            cwd=REPO, capture_output=True, text=True, timeout=600)
-    return result.returncode, result.stdout, result.stderr
+def _run(argv, capsys):
+    code = prepare_dataset.main(list(argv) + ['--no_progress'])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def _log(root):
@@ -74,7 +74,8 @@ def _with_externals(root, synth, openpose=True, densepose=True):
 def prepared(synth, video):
     """The video prepared with DensePose and OpenPose output copied in (as if made elsewhere)."""
     root = _with_externals(os.path.join(os.path.dirname(synth), 'person'), synth)
-    return root, _run(['--video', video, '--out', root])[0]
+    code = prepare_dataset.main(['--video', video, '--out', root, '--no_progress'])
+    return root, code
 
 
 def _warp_errors(frames, flows, person, backward=True):
@@ -140,10 +141,10 @@ def test_video_becomes_a_checked_dataset_with_accurate_flow_and_background(synth
     assert atlas_tile_size(*texture.shape[:2]) == 200
 
 
-def test_rerun_skips_everything(prepared, video):
+def test_rerun_skips_everything(prepared, video, capsys):
     root, _ = prepared
     before = snapshot(root)
-    code, out, _ = _run(['--video', video, '--out', root])
+    code, out, _ = _run(['--video', video, '--out', root], capsys)
     assert code == 0
     after = snapshot(root)
     del before['prepare_log.txt'], after['prepare_log.txt']
@@ -174,7 +175,7 @@ def test_kill_during_flow_then_resume(tmp_path, synth, video, prepared, capsys):
     with capsys.disabled():
         print(f'\nkilled with {len(done)} of {PAIRS} pairs done')
 
-    code, out, _ = _run(['--video', video, '--out', root])
+    code, out, _ = _run(['--video', video, '--out', root], capsys)
     assert code == 0, out
     assert f'{len(done)} of {PAIRS} pairs already done (skipped), {PAIRS - len(done)} computed' in out
     assert f'all {FRAMES} frames already extracted (skipped)' in out
@@ -207,7 +208,7 @@ def test_kill_during_flow_then_resume(tmp_path, synth, video, prepared, capsys):
     with open(broken_frame, 'wb') as handle:
         handle.write(good_frame[:len(good_frame) // 2])
     assert not flo_ok(broken_flo) and not image_ok(broken_frame)
-    code, out, _ = _run(['--video', video, '--out', root])
+    code, out, _ = _run(['--video', video, '--out', root], capsys)
     assert code == 0, out
     assert f'frames: 1 written, {FRAMES - 1} already there (skipped)' in out
     assert f'{PAIRS - 1} of {PAIRS} pairs already done (skipped), 1 computed' in out
@@ -218,7 +219,7 @@ def test_kill_during_flow_then_resume(tmp_path, synth, video, prepared, capsys):
     assert glob.glob(os.path.join(root, 'replaced-*', 'flow', 'frame00005.flo'))
 
 
-def test_existing_flownet2_output_is_kept(tmp_path, synth):
+def test_existing_flownet2_output_is_kept(tmp_path, synth, capsys):
     """Frames already in DATA/<name>/ and FlowNet2 flow with its own names: the flow is not recomputed."""
     root = str(tmp_path / 'seed')
     shutil.copytree(os.path.join(synth, 'synth'), os.path.join(root, 'seed'))
@@ -227,7 +228,7 @@ def test_existing_flownet2_output_is_kept(tmp_path, synth):
         for k, path in enumerate(sorted(glob.glob(os.path.join(synth, kind, '*.flo')))):
             shutil.copy(path, os.path.join(root, kind, f'{k:06d}.flo'))
     before = {kind: snapshot(os.path.join(root, kind)) for kind in ('flow', 'flow_inv', 'seed')}
-    code, out, _ = _run(['--out', root])
+    code, out, _ = _run(['--out', root], capsys)
     assert code == 0
     assert f'kept the {PAIRS} .flo files in flow/ and flow_inv/' in out
     assert f'{PAIRS} of {PAIRS} pairs already done (skipped), 0 computed' in out
@@ -237,11 +238,11 @@ def test_existing_flownet2_output_is_kept(tmp_path, synth):
     assert os.path.isfile(os.path.join(root, 'bg.jpg'))
 
 
-def test_frames_folder_with_selection_and_crop(tmp_path, synth):
+def test_frames_folder_with_selection_and_crop(tmp_path, synth, capsys):
     source = os.path.join(synth, 'synth')
     root = str(tmp_path / 'crop')
     code, out, err = _run(['--frames_dir', source, '--out', root, '--start', '3', '--end', '10',
-                           '--size', '100', '60'])
+                           '--size', '100', '60'], capsys)
     assert code == 0, err
     names = sorted(os.listdir(os.path.join(root, 'crop')))
     assert names == [f'frame{k:05d}.jpg' for k in range(1, 9)]
@@ -254,59 +255,59 @@ def test_frames_folder_with_selection_and_crop(tmp_path, synth):
 
 
 # -- bad inputs: clear errors, nothing lost ----------------------------------------------------------
-def test_missing_video(tmp_path):
+def test_missing_video(tmp_path, capsys):
     out_dir = str(tmp_path / 'data')
-    code, _, err = _run(['--video', str(tmp_path / 'nope.mp4'), '--out', out_dir])
+    code, _, err = _run(['--video', str(tmp_path / 'nope.mp4'), '--out', out_dir], capsys)
     assert code == 2
     assert 'nope.mp4: video not found' in err
     assert not os.path.exists(out_dir)
 
 
-def test_unreadable_video(tmp_path):
+def test_unreadable_video(tmp_path, capsys):
     garbage = tmp_path / 'garbage.mp4'
     garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
     out_dir = str(tmp_path / 'data')
-    code, _, err = _run(['--video', str(garbage), '--out', out_dir])
+    code, _, err = _run(['--video', str(garbage), '--out', out_dir], capsys)
     assert code == 2
     assert 'garbage.mp4: cannot read as a video' in err and 'Invalid data' in err
     assert not os.path.exists(out_dir)
 
 
-def test_frames_folder_with_mixed_sizes(tmp_path):
+def test_frames_folder_with_mixed_sizes(tmp_path, capsys):
     folder = tmp_path / 'frames'
     folder.mkdir()
     for k in range(4):
         write_frame(str(folder / f'img{k}.png'), np.zeros((48, 64, 3), np.uint8))
     write_frame(str(folder / 'img9.png'), np.zeros((32, 32, 3), np.uint8))
     out_dir = str(tmp_path / 'data')
-    code, _, err = _run(['--frames_dir', str(folder), '--out', out_dir])
+    code, _, err = _run(['--frames_dir', str(folder), '--out', out_dir], capsys)
     assert code == 2
     assert 'frames of different sizes: 4 are 64x48 (e.g. img0.png); 1 are 32x32 (e.g. img9.png)' in err
     assert not os.path.exists(out_dir)
 
 
-def test_existing_dataset_with_other_frame_count(tmp_path, video):
+def test_existing_dataset_with_other_frame_count(tmp_path, video, capsys):
     root = tmp_path / 'data'
     (root / 'data').mkdir(parents=True)
     for k in range(5):
         write_frame(str(root / 'data' / f'frame{k + 1:05d}.jpg'), np.full((SIZE, SIZE, 3), 40 * k, np.uint8))
     (root / 'notes.txt').write_text('mine')
     before = snapshot(str(root))
-    code, _, err = _run(['--video', video, '--out', str(root)])
+    code, _, err = _run(['--video', video, '--out', str(root)], capsys)
     assert code == 2
     assert f'holds 5 frames, {video} gives {FRAMES}' in err
     assert '--overwrite' in err and 'another --out' in err
     assert snapshot(str(root)) == before
 
     # with --overwrite the old frames are moved aside, not deleted
-    code, _, err = _run(['--video', video, '--out', str(root), '--overwrite'])
+    code, _, err = _run(['--video', video, '--out', str(root), '--overwrite'], capsys)
     assert code == 0, err
     assert len(os.listdir(root / 'data')) == FRAMES
     moved = glob.glob(str(root / 'replaced-*' / 'data' / '*.jpg'))
     assert len(moved) == 5 and (root / 'notes.txt').read_text() == 'mine'
 
     # a later run with other settings is refused too, naming both counts
-    code, _, err = _run(['--video', video, '--out', str(root), '--fps', '12.5'])
+    code, _, err = _run(['--video', video, '--out', str(root), '--fps', '12.5'], capsys)
     assert code == 2
     assert f'holds {FRAMES} frames, {video} gives {FRAMES // 2}' in err and 'other settings' in err
 

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from data.prepare import unfold_command as unfold_texture
 from data import synthetic
 from data.prepare.texture import build_atlas_from_files
 from data.readers import read_frame, read_iuv, read_mask, write_iuv
@@ -201,11 +202,10 @@ def small_data(dataset, tmp_path):
     return root
 
 
-def _cli(*args):
-    """unfold_texture.py run as a user runs it: (exit code, stdout, stderr)."""
-    result = subprocess.run([sys.executable, os.path.join(REPO, 'unfold_texture.py'), *map(str, args), '--no_progress'],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
-    return result.returncode, result.stdout, result.stderr
+def _cli(capsys, *args):
+    code = unfold_texture.main([str(a) for a in args] + ['--no_progress'])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def test_cli_end_to_end(small_data):
@@ -232,23 +232,23 @@ def test_cli_end_to_end(small_data):
     assert os.stat(output).st_mtime_ns != before[1]
 
 
-def test_cli_errors_name_the_problem(small_data, tmp_path):
+def test_cli_errors_name_the_problem(small_data, tmp_path, capsys):
     out = tmp_path / 'atlas.png'
-    code, _, err = _cli(small_data / 'nope', small_data / 'densepose', '-o', out)
+    code, _, err = _cli(capsys, small_data / 'nope', small_data / 'densepose', '-o', out)
     assert code == 2 and f'{small_data / "nope"}: frames folder not found' in err
-    code, _, err = _cli(small_data / 'DATA', small_data / 'missing', '-o', out)
+    code, _, err = _cli(capsys, small_data / 'DATA', small_data / 'missing', '-o', out)
     assert code == 2 and 'missing: DensePose IUV folder not found' in err
     (tmp_path / 'empty').mkdir()
-    code, _, err = _cli(small_data / 'DATA', tmp_path / 'empty', '-o', out)
+    code, _, err = _cli(capsys, small_data / 'DATA', tmp_path / 'empty', '-o', out)
     assert code == 2 and 'no IUV for any of the 6 frames' in err and 'frame00001_IUV.png' in err
-    code, _, err = _cli(small_data / 'DATA', small_data / 'densepose', '-o', tmp_path / 'atlas.bmp')
+    code, _, err = _cli(capsys, small_data / 'DATA', small_data / 'densepose', '-o', tmp_path / 'atlas.bmp')
     assert code == 2 and 'atlas.bmp' in err
     assert not out.exists()
 
     # one IUV of another size: the error names it and its frame
     iuv_path = sorted((small_data / 'densepose').iterdir())[2]
     write_iuv(str(iuv_path), np.zeros((HEIGHT // 2, WIDTH, 3), np.uint8))
-    code, _, err = _cli(small_data / 'DATA', small_data / 'densepose', '-o', out)
+    code, _, err = _cli(capsys, small_data / 'DATA', small_data / 'densepose', '-o', out)
     assert code == 2 and str(iuv_path) in err and iuv_path.name.replace('_IUV.png', '.jpg') in err
     assert not out.exists()
 
@@ -258,7 +258,7 @@ def test_cli_errors_name_the_problem(small_data, tmp_path):
         iuv = read_iuv(str(path))
         iuv[iuv[..., 0] == 4] = 0
         write_iuv(str(path), iuv)
-    code, stdout, err = _cli(small_data / 'DATA', small_data / 'densepose', '-o', out, '--tex_size', T)
+    code, stdout, err = _cli(capsys, small_data / 'DATA', small_data / 'densepose', '-o', out, '--tex_size', T)
     assert code == 0 and out.exists()
     assert '1 of 6 frames have no IUV' in err and 'from 5 frames' in stdout
     assert 'parts never seen (1' in stdout and '4 (left hand)' in stdout
