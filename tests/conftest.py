@@ -27,10 +27,12 @@ def videos(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tiny_render(videos, tmp_path_factory):
-    """The tiny renderer 'tiny' trained 4 static + 1 full epochs on videos.data; checkpoints latest and 4 (the
-    end of the static stage)."""
+    """The tiny renderer 'tiny' trained 8 static + 1 full epochs on videos.data; checkpoints latest, 4 and 8 (in
+    the static stage). Eight static epochs: with four, the predicted person mask came out 12.5 % of the person's
+    height taller than any of the target's own masks on one CPU (test_drive's alignment test allows 10 %); with
+    eight, 2.9 %."""
     checkpoints = tmp_path_factory.mktemp('render')
-    train_tiny(videos.data, checkpoints, 'tiny', '--niter', '5', '--niter_decay', '0', '--static_epochs', '4',
+    train_tiny(videos.data, checkpoints, 'tiny', '--niter', '9', '--niter_decay', '0', '--static_epochs', '8',
                '--save_epoch_freq', '4')
     return SimpleNamespace(data=videos.data, novel=videos.novel, checkpoints=checkpoints, name='tiny')
 

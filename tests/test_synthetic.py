@@ -1,6 +1,5 @@
 """data.synthetic: deterministic, complete seed layout, exact ground truth (render, flow, flip charts),
 a skirt that DensePose does not label, novel motion for the same person, and no clobbering."""
-import hashlib
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from data.layout import index_dataset
 from data.readers import read_flo, read_frame, read_iuv, read_mask, read_openpose
 from util.atlas import atlas_to_tensor, iuv_to_uv
 from util.densepose import FLIP_PARTS
+from tests.helpers import snapshot
 from util.flow import consistency_mask, warp
 from util.texture_sampling import render
 from util.unfold import unfold_atlas
@@ -41,13 +41,7 @@ def novel(tmp_path_factory):
 
 
 def _digests(root):
-    digests = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as handle:
-                digests[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
-    return digests
+    return {path: digest for path, (digest, _mtime) in snapshot(root).items()}
 
 
 def _frame_tensor(path):

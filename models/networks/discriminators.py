@@ -36,12 +36,7 @@ class NLayerDiscriminator(nn.Module):
         self.recompute = False
 
     def forward(self, x):
-        enabled = recompute.active(self)
-        features = []
-        for block in self.blocks:
-            x = recompute.run(block, x, enabled)
-            features.append(x)
-        return features
+        return recompute.run_each(self.blocks, x, recompute.active(self))
 
 
 class MultiscaleDiscriminator(nn.Module):

@@ -132,12 +132,7 @@ class VGG19Features(nn.Module):
 
     def forward(self, x):
         x = ((x + 1) / 2 - self.mean) / self.std
-        enabled = recompute.active(self)
-        out = []
-        for s in self.slices:
-            x = recompute.run(s, x, enabled)
-            out.append(x)
-        return out
+        return recompute.run_each(self.slices, x, recompute.active(self))
 
 
 class VGGLoss(nn.Module):

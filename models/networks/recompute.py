@@ -20,6 +20,15 @@ def run(segment, x, enabled):
     return checkpoint(segment, x, use_reentrant=False) if enabled else segment(x)
 
 
+def run_each(segments, x, enabled):
+    """x through each segment in turn; returns every segment's output (a feature pyramid)."""
+    outputs = []
+    for segment in segments:
+        x = run(segment, x, enabled)
+        outputs.append(x)
+    return outputs
+
+
 def segments(layers):
     """Split layers into runs of about sqrt(len) layers. A run never starts with an in-place layer
     (ReLU(True)): it would overwrite the previous run's output, which that run's recompute needs."""
