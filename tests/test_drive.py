@@ -16,7 +16,7 @@ from data.driving import affine_label
 from data.synthetic import generate
 from models.loading import load_model
 from inference.drive import drive as run_drive
-from options.test_options import TestOptions
+from options.test_options import TestOptions as DriveOptions
 from tests.helpers import FRAMES, SIZE, run_script, train_tiny
 from util.pose import draw_pose, scale_pose
 from util.pose_align import clean_sequence
@@ -37,7 +37,7 @@ def drive(trained, results, *args):
     """test.py's work (inference.drive) in this process; returns the result folder."""
     argv = ['--name', trained.name, '--checkpoints_dir', trained.checkpoints, '--gpu_ids', '-1', '--results_dir',
             results, '--batch_size', '8', *args]
-    return run_drive(TestOptions().parse([str(a) for a in argv]))[0]
+    return run_drive(DriveOptions().parse([str(a) for a in argv]))[0]
 
 
 def write_driving(source_dir, out_dir, transform):

@@ -15,7 +15,7 @@ from evaluation.geometry import Geometry, warp_to_eval
 from evaluation.run import evaluate as run_evaluation
 from inference.drive import drive
 from options.eval_options import EvalOptions
-from options.test_options import TestOptions
+from options.test_options import TestOptions as DriveOptions
 from tests.test_metrics import write_lpips_weights
 
 FILES = ('metrics.json', 'per_frame.csv', 'index.html', 'images/plot_psnr.png', 'images/plot_ssim.png',
@@ -65,7 +65,7 @@ def test_val_split_matches_test_py_reconstruction(trained, tmp_path):
     assert 0 <= report['mean']['part_acc'] <= 1 and 0 <= report['mean']['uv_error'] <= 1
     assert report['measured_frames']['warp_error'] == 2 and rows[0]['warp_error'] == ''
     # test.py --phase val renders the same frames from the same poses: the same PSNR
-    val = drive(TestOptions().parse(['--name', 'tiny', '--checkpoints_dir', str(trained.checkpoints), '--gpu_ids', '-1',
+    val = drive(DriveOptions().parse(['--name', 'tiny', '--checkpoints_dir', str(trained.checkpoints), '--gpu_ids', '-1',
                                      '--phase', 'val', '--results_dir', str(tmp_path / 'drive'), '--html_frames', '0']))[0]
     summary = json.load(open(os.path.join(val, 'summary.json')))
     assert report['mean']['psnr'] == pytest.approx(summary['psnr'], abs=2e-3)

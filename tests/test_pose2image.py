@@ -11,7 +11,7 @@ import pytest
 
 from data.readers import read_frame
 from inference.drive import drive
-from options.test_options import TestOptions
+from options.test_options import TestOptions as DriveOptions
 from tests.helpers import FRAMES, SIZE, TINY_POSE2IMAGE, logged, run_script
 from util.checkpoint import load_checkpoint
 from util.video import read_video
@@ -60,7 +60,7 @@ def test_drive_writes_video_and_frames(tiny_pose2image, tmp_path):
 
 def test_val_phase_reconstructs_held_out_frames(tiny_pose2image, tmp_path):
     root, _, _ = tiny_pose2image
-    folder = drive(TestOptions().parse(['--name', 'edn', '--checkpoints_dir', str(root / 'checkpoints'), '--gpu_ids',
+    folder = drive(DriveOptions().parse(['--name', 'edn', '--checkpoints_dir', str(root / 'checkpoints'), '--gpu_ids',
                                         '-1', '--results_dir', str(tmp_path), '--phase', 'val']))[0]
     summary = json.loads(open(os.path.join(folder, 'summary.json')).read())
     assert summary['frames'] == FRAMES - int(FRAMES * 0.9) and summary['psnr'] > 15, summary
