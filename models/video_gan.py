@@ -147,7 +147,7 @@ def set_requires_grad(module, flag):
 class VideoGANModel(BaseModel):
     """A generator trained against ``VideoDiscriminators`` on clips.
 
-    Subclasses set ``network_names``, ``loss_names``, ``batch_keys`` (what they read of a clip batch),
+    Subclasses set ``network_names``, ``loss_defaults``, ``batch_keys`` (what they read of a clip batch),
     build ``self.generator`` after this __init__ (which sets the CPU's float modes) and call
     ``setup_training``; they implement ``generate(network, pose)`` -> dict with 'output' [N, 3, H, W] in [-1, 1],
     ``generator_losses(data, result, clip_shape)`` -> named unweighted losses, ``optimizer_groups()``
