@@ -22,7 +22,7 @@ import time
 import torch
 
 from options.presets import preset_flags
-from util.cpu_runtime import tune_cpu_runtime
+from util.cpu_runtime import native_bf16, tune_cpu_runtime
 
 PRESETS = {
     # The original research code's configuration: its networks (train_start/original.flags; the
@@ -159,10 +159,11 @@ def main():
         results = {'preset': args.preset, 'size': args.size, 'amp': args.amp, 'flags': args.flags,
                    'device': str(device),
                    'threads': args.threads or torch.get_num_threads(), 'matmul_gflops': matmul_gflops(device),
-                   'freed_buffers_kept': tune_cpu_runtime()}
+                   'freed_buffers_kept': tune_cpu_runtime(), 'cpu_native_bf16': native_bf16()}
         print(f'{args.preset} preset at {args.size}px on {device} ({results["threads"]} threads, amp {args.amp}); '
               f'fp32 2048^2 matmul: {results["matmul_gflops"]:.0f} GFLOP/s; freed buffers kept mapped: '
-              f'{results["freed_buffers_kept"]} (util/cpu_runtime.py)', flush=True)
+              f'{results["freed_buffers_kept"]} (util/cpu_runtime.py); CPU bf16 in hardware: '
+              f'{results["cpu_native_bf16"]}', flush=True)
         for part in args.parts.split(','):
             command = [sys.executable, os.path.abspath(__file__), '--part', part, '--workdir', workdir] + \
                       [a for a in sys.argv[1:]]

@@ -8,13 +8,14 @@ Subclasses declare ``network_names`` (attributes holding nn.Modules that a check
 the training loop needs no model-specific code.
 """
 import os
+import warnings
 
 import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from util.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from util.cpu_runtime import tune_cpu_runtime
+from util.cpu_runtime import bf16_warning, tune_cpu_runtime
 from util.distributed import all_ranks_true, is_distributed
 
 AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -70,6 +71,8 @@ class BaseModel:
         self.amp_dtype = AMP_DTYPES[opt.amp]
         if opt.amp == 'fp16' and self.device.type != 'cuda':
             raise SystemExit('--amp fp16 needs CUDA; on the CPU use --amp bf16 or --amp none')
+        if opt.amp == 'bf16' and self.device.type == 'cpu' and bf16_warning():
+            warnings.warn(bf16_warning())
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=opt.amp == 'fp16')
         self.optimizers = {}
         self.run_dir = os.path.join(opt.checkpoints_dir, opt.name)

@@ -1,10 +1,13 @@
-"""util.cpu_runtime: freed buffers stay mapped, so repeated training steps stop page-faulting."""
+"""util.cpu_runtime: freed buffers stay mapped, so repeated training steps stop page-faulting; bf16 in hardware
+is read from the CPU flags."""
 import os
 import platform
 import subprocess
 import sys
 
 import pytest
+
+from util.cpu_runtime import bf16_warning, cpu_feature_flags, native_bf16
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROBE = '''
@@ -57,3 +60,19 @@ def test_training_steps_reuse_freed_buffers():
 def test_user_malloc_settings_win():
     applied, _ = probe(MALLOC_ARENA_MAX='2')
     assert not applied
+
+
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
+    epyc = tmp_path / 'epyc'
+    epyc.write_text('processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu avx512_bf16\n')
+    sapphire = tmp_path / 'sapphire'
+    sapphire.write_text('processor\t: 0\nflags\t\t: avx512f avx512_bf16 amx_bf16\n')
+    arm = tmp_path / 'arm'
+    arm.write_text('processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n')
+    assert cpu_feature_flags(str(epyc)) == {'fpu', 'sse2', 'avx2', 'fma'}          # the first processor's
+    assert native_bf16(cpu_feature_flags(str(epyc))) is False
+    assert native_bf16(cpu_feature_flags(str(sapphire))) is True
+    assert native_bf16(cpu_feature_flags(str(arm))) is True
+    assert native_bf16(cpu_feature_flags(str(tmp_path / 'absent'))) is None         # not Linux: unknown
+    assert '--amp none' in bf16_warning({'fpu', 'avx2'})
+    assert bf16_warning({'amx_bf16'}) is None and bf16_warning(set()) is None

@@ -4,7 +4,7 @@ must weigh a loss it produces, and a weight flag for another model's loss is ref
 import pytest
 import torch
 
-from models import create_model
+from models import base_model, create_model
 from models.pose2image_model import Pose2ImageModel
 from models.render_model import RenderModel
 from models.trans_model import TransModel
@@ -77,3 +77,9 @@ def test_options_of_an_old_checkpoint_are_upgraded_with_todays_defaults():
     assert upgraded.size_multiple == 2 ** max(stored['n_downsample_translate'], stored['n_downsample_global'])
     assert upgraded.model == 'pose2image' and upgraded.lambda_l1 == stored['lambda_l1']
     assert upgraded.ngf == stored['ngf'] == 8                                    # stored values win
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch):
+    monkeypatch.setattr(base_model, 'bf16_warning', lambda: 'emulated bf16 is slow')
+    with pytest.warns(UserWarning, match='emulated bf16 is slow'):
+        create_model(options('--amp', 'bf16'), working_size=SIZE)
