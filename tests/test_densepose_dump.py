@@ -1,6 +1,7 @@
 """data.prepare.densepose_dump on a dump pickled, as apply_net.py dump does (torch.save), with classes under
 detectron2's module paths and names; those modules are gone when the converter reads it."""
 import dataclasses
+import pickle
 import subprocess
 import sys
 import types
@@ -24,9 +25,9 @@ def _chart(rng, height, width):
     return labels, uv
 
 
-def _write_dump(path, entries_of):
-    """entries_of(DensePoseChartResultWithConfidences) -> the dump's list, saved with torch.save while
-    modules named as detectron2's hold the class; they are removed afterwards."""
+def _write_dump(path, entries_of, save=torch.save):
+    """entries_of(DensePoseChartResultWithConfidences) -> the dump's list, saved (torch.save, as apply_net.py
+    does today) while modules named as detectron2's hold the class; they are removed afterwards."""
     @dataclasses.dataclass
     class DensePoseChartResultWithConfidences:
         labels: torch.Tensor
@@ -45,15 +46,16 @@ def _write_dump(path, entries_of):
     sys.modules[MODULES[-1]].DensePoseChartResultWithConfidences = cls
     try:
         entries = entries_of(cls)
-        torch.save(entries, str(path))
+        with open(path, 'wb') as handle:
+            save(entries, handle)
     finally:
         for name in MODULES:
             del sys.modules[name]
     return entries
 
 
-@pytest.fixture
-def dump(tmp_path):
+@pytest.fixture(params=[torch.save, pickle.dump], ids=['torch.save', 'pickle.dump'])
+def dump(tmp_path, request):
     """Two images of a 40 x 50 video: frame00001 with two persons (the second scores higher, its box runs
     past the left and bottom edges), frame00002 with none; the frames are in tmp_path/video."""
     rng = np.random.default_rng(0)
@@ -72,7 +74,7 @@ def dump(tmp_path):
              'pred_boxes_XYXY': torch.zeros(0, 4), 'pred_densepose': []},
         ]
     path = tmp_path / 'results.pkl'
-    entries = _write_dump(path, entries_of)
+    entries = _write_dump(path, entries_of, request.param)
     return path, frames, entries
 
 
@@ -103,6 +105,14 @@ def test_without_frames_names_what_to_pass(dump, tmp_path, capsys):
     assert main([str(path), '--out', str(tmp_path / 'densepose'), '--no_progress']) == 2
     err = capsys.readouterr().err
     assert str(path) in err and '--frames' in err and not (tmp_path / 'densepose').exists()
+
+
+def test_missing_frame_exits_2_naming_it(dump, tmp_path, capsys):
+    path, frames, _entries = dump
+    (frames / 'frame00002.jpg').unlink()
+    assert main([str(path), '--out', str(tmp_path / 'densepose'), '--frames', str(frames), '--no_progress']) == 2
+    err = capsys.readouterr().err
+    assert str(frames) in err and 'frame00002' in err and not (tmp_path / 'densepose').exists()
 
 
 def test_existing_pngs_kept_unless_overwrite(dump, tmp_path, capsys):

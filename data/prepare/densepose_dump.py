@@ -64,9 +64,8 @@ class _Unpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-_PICKLE_MODULE = types.ModuleType('densepose_dump_pickle')
+_PICKLE_MODULE = types.ModuleType('densepose_dump_pickle')  # torch.load unpickles with its Unpickler
 _PICKLE_MODULE.Unpickler = _Unpickler
-_PICKLE_MODULE.load = lambda handle, **kwargs: _Unpickler(handle, **kwargs).load()
 
 
 def load_dump(path):
