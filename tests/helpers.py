@@ -18,8 +18,6 @@ TINY_POSE2IMAGE = ['--gpu_ids', '-1', '--loadSize', '64', '--ngf', '8', '--n_dow
 TINY_UV_GENERATOR = ['--ngf_translate', '8', '--n_downsample_translate', '2', '--n_blocks_translate', '1']
 TINY = TINY_POSE2IMAGE + TINY_UV_GENERATOR + ['--tex_size', '16', '--tex_feat', '4']
 FRAMES, SIZE = 24, 64       # the synthetic training video of the shared models (tests/conftest.py): 64 x 64
-# test.py's first line of output: 'N frames at WxH -> FOLDER'
-RESULT_LINE = re.compile(r' -> (.+)$', re.MULTILINE)
 
 
 def run_script(script, *args, check=True, timeout=900):
@@ -30,11 +28,6 @@ def run_script(script, *args, check=True, timeout=900):
     if check:
         assert result.returncode == 0, f'{script} exited {result.returncode}:\n{result.stderr[-3000:]}'
     return result
-
-
-def reported_folder(result):
-    """The results folder a finished test.py run printed."""
-    return RESULT_LINE.search(result.stdout).group(1)
 
 
 def logged(run_dir, loss_name, phase='train'):
