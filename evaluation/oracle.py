@@ -18,14 +18,15 @@ import torch
 from data.transforms import resize_image
 from data.layout import index_dataset
 from data.readers import read_frame, read_iuv
-from util.atlas import atlas_to_tensor, iuv_to_uv
-from util.densepose import NUM_PARTS
+from util.atlas import atlas_to_tensor, iuv_to_uv, part_uv_channels
+from util.image import tensor_to_image
 from util.texture_sampling import render
 
 GT_FILES = ('atlas.png', 'bg.png')
 
 
-def _ground_truth(dataset_dir):
+def true_appearance(dataset_dir):
+    """(atlas [1, 72, T, T] in [-1, 1], background uint8 [H, W, 3]) of a synthetic dataset: DIR/gt/."""
     missing = [os.path.join(dataset_dir, 'gt', n) for n in GT_FILES
                if not os.path.isfile(os.path.join(dataset_dir, 'gt', n))]
     if missing:
@@ -44,18 +45,10 @@ def render_iuv(texture, iuv, background):
     """
     if background.shape[:2] != iuv.shape[:2]:
         raise ValueError(f'oracle: background {background.shape[:2]} and IUV {iuv.shape[:2]} differ in size')
-    parts, uv = iuv_to_uv(iuv)
-    height, width = parts.shape
-    uv48 = np.zeros((2 * NUM_PARTS, height * width), np.float32)
-    pixels = np.flatnonzero(parts)
-    channel = 2 * (parts.ravel()[pixels] - 1)
-    uv48[channel, pixels] = uv[0].ravel()[pixels]
-    uv48[channel + 1, pixels] = uv[1].ravel()[pixels]
+    parts, uv = (torch.from_numpy(array)[None] for array in iuv_to_uv(iuv))
     with torch.no_grad():
-        person = render(texture, torch.from_numpy(uv48.reshape(1, 2 * NUM_PARTS, height, width)),
-                        torch.from_numpy(parts)[None])[0]
-    person = np.clip(np.rint((person.permute(1, 2, 0).numpy().astype(np.float64) + 1.0) * 127.5), 0, 255)
-    return np.where((parts > 0)[..., None], person.astype(np.uint8), background)
+        person = render(texture, part_uv_channels(parts, uv), parts)[0]
+    return np.where((parts[0] > 0).numpy()[..., None], tensor_to_image(person), background)
 
 
 def oracle_frames(dataset_dir, indices, size=None, iuv_path=None):
@@ -66,7 +59,7 @@ def oracle_frames(dataset_dir, indices, size=None, iuv_path=None):
     iuv_path: another DensePose folder (default DIR/densepose).
     -> uint8 [len(indices), H, W, 3].
     """
-    texture, background = _ground_truth(dataset_dir)
+    texture, background = true_appearance(dataset_dir)
     files = index_dataset(dataset_dir, densepose_path=iuv_path)
     if files.iuv is None:
         raise FileNotFoundError(f'{iuv_path or os.path.join(dataset_dir, "densepose")}: DensePose folder not found '

@@ -8,6 +8,7 @@ from data.transforms import working_size
 from evaluation.geometry import Geometry
 from evaluation.ground_truth import GroundTruth, frame_size_of, open_ground_truth
 from evaluation.sources import ModelSource, OracleSource
+from evaluation.substitution import SubstitutedSource
 from models.loading import load_model
 from util.output import refuse_inside
 from util.pose_align import fit_alignment
@@ -115,8 +116,13 @@ def model_plan(opt):
     info = {'evaluated': f'{opt.name} checkpoint {opt.which_epoch}', 'training_dataset': train_opt.dataroot,
             'align': align + (' (auto)' if opt.align == 'auto' else '')}
     subfolder = f'eval_{phase}_{opt.which_epoch}' + ('' if same_dataset else '_' + dataset_name(root))
+    if opt.substitute is None:
+        source = ModelSource(model, train_opt, truth.dataset, geometry)
+    else:
+        source = SubstitutedSource(model, train_opt, truth.dataset, geometry, opt.substitute)
+        info['substituted'] = list(opt.substitute)
+        subfolder += '_substitute_' + ('+'.join(opt.substitute) or 'none')
     folder = result_folder(opt.results_dir, opt.name, subfolder, [root, train_opt.dataroot])
-    source = ModelSource(model, train_opt, truth.dataset, geometry)
     return Plan(opt.name, root, source, truth, geometry, phase, info, folder)
 
 

@@ -38,8 +38,12 @@ class ModelSource:
             pose = torch.cat([pose, torch.from_numpy(affine_label(label, matrix, hm, wm)) * 2 - 1])
         return pose
 
+    def generate(self, ts, pose):
+        """The model's outputs for frames ts from their pose inputs [N, Cp, H, W]."""
+        return self.model.infer(pose)
+
     def render(self, ts):
-        result = self.model.infer(torch.stack([self._pose_input(t) for t in ts]))
+        result = self.generate(ts, torch.stack([self._pose_input(t) for t in ts]))
         out = {'output': result['output'].float()}
         if 'part_logits' in result and 'uv' in result:
             out['part_logits'], out['uv'] = result['part_logits'].float(), result['uv'].float()

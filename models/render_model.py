@@ -45,8 +45,11 @@ class RenderGenerator(nn.Module):
         result = self.trans(pose)
         probs = torch.softmax(result['part_logits'].float(), 1)
         sampled = self.texture(result['uv'], probs, min_prob=self.tex_min_prob)
-        bg_prob = probs[:, :1]
-        background = self.background(n, height, width)
+        return self.compose(result, pose, sampled, probs[:, :1], self.background(n, height, width), full)
+
+    def compose(self, result, pose, sampled, bg_prob, background, full):
+        """``forward`` from the sampled texture on: adds bg_prob, background, features, raw, person and output
+        to ``result``. evaluation.substitution calls it with ground truth in place of learned inputs."""
         result.update(bg_prob=bg_prob, background=background, features=sampled['features'],
                       raw=composite(sampled['rgb'], background, bg_prob))
         if full:

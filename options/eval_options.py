@@ -5,6 +5,7 @@ data flags are not flags here.
 """
 import argparse
 
+from evaluation.components import COMPONENTS, parse_components
 from options.base_options import resolve_device
 
 # Dataset folders that can be overridden (names as data.clip_dataset.PATH_OPTIONS).
@@ -27,6 +28,10 @@ class EvalOptions:
         run.add_argument('--oracle', action='store_true',
                          help='evaluate the oracle of a synthetic dataset (ground-truth IUV rendered with the true '
                               'atlas over the true background) instead of a model; no checkpoint needed')
+        run.add_argument('--substitute', default=None, metavar='COMPONENTS',
+                         help='render model on a synthetic dataset: replace these learned components by their '
+                              'ground truth, comma-separated: ' + '; '.join(f'{k}: {v}' for k, v in COMPONENTS.items())
+                              + '; or none. iuv,texture,background,detail renders the oracle')
         run.add_argument('--gpu_ids', default='auto', help="'auto', '-1' for the CPU, or e.g. '0'")
         run.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none', help='mixed-precision inference')
         run.add_argument('--batch_size', type=int, default=4, help='frames per forward pass')
@@ -93,5 +98,12 @@ class EvalOptions:
         if opt.loadSize is not None and (not opt.oracle or opt.loadSize < 16):
             self.parser.error('--loadSize applies to --oracle only (a model is evaluated at its working size) '
                               'and must be at least 16')
+        if opt.substitute is not None:
+            if opt.oracle:
+                self.parser.error('--substitute applies to a model; --oracle already substitutes everything')
+            try:
+                opt.substitute = parse_components(opt.substitute)
+            except ValueError as error:
+                self.parser.error(f'--substitute: {error}')
         opt.device = resolve_device(opt.gpu_ids)
         return opt

@@ -114,3 +114,15 @@ def texel_indices(iuv, tex_size):
     atlas_row = (p % ATLAS_ROWS) * tex_size + row
     atlas_col = (p // ATLAS_ROWS) * tex_size + col
     return pixels, atlas_row * (ATLAS_COLS * tex_size) + atlas_col
+
+
+def part_uv_channels(parts, uv):
+    """One UV per pixel -> the per-part UV maps the texture sampler reads.
+
+    parts: int64 [N, H, W] in 0..24; uv: [N, 2, H, W] in [-1, 1] -> [N, 48, H, W]: channels 2(p-1), 2(p-1)+1
+    hold the UV of the pixels of part p, zero elsewhere (util.texture_sampling.render's layout)."""
+    n, height, width = parts.shape
+    spread = uv.new_zeros(n, NUM_PARTS, 2, height, width)
+    index = (parts.clamp(min=1) - 1)[:, None, None].expand(n, 1, 2, height, width)
+    spread.scatter_(1, index, (uv * (parts > 0)[:, None].to(uv.dtype))[:, None])
+    return spread.reshape(n, 2 * NUM_PARTS, height, width)

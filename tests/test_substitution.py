@@ -1,0 +1,95 @@
+"""evaluate.py --substitute: a trained render model with learned components swapped for the synthetic dataset's
+ground truth. Substituting everything the oracle uses renders the oracle exactly; substituting nothing renders
+the model exactly; each component on its own moves the numbers."""
+import csv
+import json
+import os
+
+import pytest
+import torch
+
+from evaluation.components import parse_components
+from evaluation.run import evaluate as run_evaluation
+from options.eval_options import EvalOptions
+from util.atlas import part_uv_channels
+
+METRICS = ('psnr', 'ssim', 'psnr_person', 'psnr_background', 'psnr_dynamic', 'psnr_person_static', 'psnr_render',
+           'warp_error')
+
+
+def evaluate(tiny_render, results, *args):
+    """(metrics.json, per_frame.csv rows) of the tiny renderer on the same person's novel moves (same frame size)."""
+    page, _ = run_evaluation(EvalOptions().parse(
+        ['--gpu_ids', '-1', '--results_dir', str(results), '--dataroot', str(tiny_render.novel), *args]))
+    folder = os.path.dirname(page)
+    with open(os.path.join(folder, 'per_frame.csv')) as handle:
+        rows = list(csv.DictReader(handle))
+    return json.load(open(os.path.join(folder, 'metrics.json'))), rows, folder
+
+
+def model(tiny_render, results, *args):
+    return evaluate(tiny_render, results, '--name', tiny_render.name, '--checkpoints_dir',
+                    str(tiny_render.checkpoints), *args)
+
+
+def columns(rows, names=METRICS):
+    return [{name: row[name] for name in names} for row in rows]
+
+
+def test_substituting_the_oracles_inputs_renders_the_oracle(tiny_render, tmp_path):
+    oracle, oracle_rows, _ = evaluate(tiny_render, tmp_path / 'oracle', '--oracle')
+    report, rows, folder = model(tiny_render, tmp_path, '--substitute', 'background,iuv,detail,texture')
+    assert folder.endswith('eval_all_latest_novel_substitute_iuv+texture+background+detail')
+    assert report['substituted'] == ['iuv', 'texture', 'background', 'detail']
+    assert columns(rows) == columns(oracle_rows)             # every frame, every metric, to the printed digit
+    assert report['mean']['psnr_person_render'] > 35
+    assert 'part_acc' not in report['mean']                   # the UV generator was not used
+
+
+def test_substituting_nothing_renders_the_model(tiny_render, tmp_path):
+    plain, plain_rows, _ = model(tiny_render, tmp_path / 'plain')
+    report, rows, folder = model(tiny_render, tmp_path, '--substitute', 'none')
+    assert folder.endswith('_substitute_none') and report['substituted'] == []
+    names = METRICS + ('part_acc', 'uv_error')
+    assert columns(rows, names) == columns(plain_rows, names)
+
+
+def test_each_component_changes_what_it_replaces(tiny_render, tmp_path):
+    plain = model(tiny_render, tmp_path / 'plain')[0]['mean']
+    means = {name: model(tiny_render, tmp_path / name, '--substitute', name)[0]['mean']
+             for name in ('iuv', 'texture', 'background', 'detail')}
+    for name, mean in means.items():
+        assert mean['psnr'] != plain['psnr'], name
+    # the true background is exact where no person is predicted: the background PSNR rises
+    assert means['background']['psnr_background'] > plain['psnr_background']
+    assert 'part_acc' not in means['iuv'] and 'part_acc' in means['texture']
+
+
+def test_refusals(tiny_render, tiny_pose2image, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        EvalOptions().parse(['--name', 'tiny', '--substitute', 'iuv,skirt'])
+    assert exit_info.value.code == 2 and 'unknown component skirt' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        EvalOptions().parse(['--oracle', '--dataroot', 'x', '--substitute', 'iuv'])
+    assert exit_info.value.code == 2
+    root, _, novel = tiny_pose2image
+    with pytest.raises(SystemExit, match='no separate geometry'):
+        run_evaluation(EvalOptions().parse(['--gpu_ids', '-1', '--name', 'edn', '--checkpoints_dir',
+                                            str(root / 'checkpoints'), '--dataroot', str(novel), '--results_dir',
+                                            str(tmp_path), '--substitute', 'iuv']))
+
+
+def test_parse_components_keeps_one_order():
+    assert parse_components('detail, iuv') == ('iuv', 'detail')
+    assert parse_components('none') == () and parse_components('') == ()
+
+
+def test_part_uv_channels_puts_each_pixels_uv_in_its_parts_channels():
+    parts = torch.tensor([[[0, 1], [24, 3]]])
+    uv = (torch.arange(8, dtype=torch.float32).reshape(1, 2, 2, 2) + 1) / 10 - 0.45
+    spread = part_uv_channels(parts, uv)
+    assert spread.shape == (1, 48, 2, 2)
+    assert torch.equal(spread[0, 0:2, 0, 1], uv[0, :, 0, 1]) and torch.equal(spread[0, 46:48, 1, 0], uv[0, :, 1, 0])
+    assert torch.equal(spread[0, 4:6, 1, 1], uv[0, :, 1, 1])
+    assert spread[0, :, 0, 0].abs().sum() == 0                 # background
+    assert (spread != 0).sum() == 6                           # nothing but those three pixels' two values
