@@ -47,8 +47,15 @@ VARIANTS = {                # name: (flags, row label, stages: static then full 
     'ours': (RENDER, 'ours', 'two'),
     'ours_static': (RENDER, 'ours static (no detail generator)', 'static'),
     'ours_pose': (RENDER + ['--d2g_use_pose'], 'ours, pose also into D2G', 'two'),
+    'published': (RENDER + preset_flags('published'), 'published configuration (original research code\'s losses '
+                  'and schedule)', 'two'),
     'baseline': (BASELINE, 'baseline (pose2image)', 'full'),
 }
+# The error budget: ours with these components replaced by the ground truth (evaluate.py --substitute).
+BUDGET = ('iuv', 'texture', 'background', 'detail', 'iuv,texture', 'iuv,texture,background',
+          'iuv,texture,background,detail')
+BUDGET_COLUMNS = [('psnr_person', 'person PSNR'), ('psnr_person_static', 'outside dynamic region'),
+                  ('psnr_dynamic', 'dynamic region'), ('psnr', 'PSNR'), ('ssim', 'SSIM')]
 COLUMNS = [('psnr', 'PSNR', '{:.2f}'), ('ssim', 'SSIM', '{:.4f}'), ('psnr_person', 'person PSNR', '{:.2f}'),
            ('warp_error', 'temporal error', '{:.4f}'), ('psnr_dynamic', 'dynamic-region PSNR', '{:.2f}'),
            ('psnr_person_static', 'person PSNR outside dynamic', '{:.2f}')]
@@ -177,6 +184,44 @@ def evaluate(args, data, runs):
     return reports, commands
 
 
+def error_budget(args, data, name='ours'):
+    """metrics.json of the variant with each BUDGET set of components substituted: {set: report}, commands."""
+    results = os.path.join(args.work, 'results')
+    novel = os.path.basename(data['novel'])
+    source = os.path.join(args.work, 'checkpoints', name, 'latest_checkpoint.pth')
+    reports, commands = {}, []
+    for components in BUDGET:
+        command = [sys.executable, 'evaluate.py', '--name', name, '--checkpoints_dir',
+                   os.path.join(args.work, 'checkpoints'), '--gpu_ids', '-1', '--dataroot', data['novel'],
+                   '--phase', 'all', '--results_dir', results, '--substitute', components]
+        metrics = os.path.join(results, name, f'eval_all_latest_{novel}_substitute_{components.replace(",", "+")}',
+                               'metrics.json')
+        if not os.path.isfile(metrics) or os.path.getmtime(metrics) < os.path.getmtime(source):
+            run(command, log=os.path.join(args.work, f'budget_{name}.log'))
+        reports[components] = json.load(open(metrics))
+        commands.append(command)
+    return reports, commands
+
+
+def budget_table(budget, model, oracle):
+    """Markdown lines: the model, each substitution with its gain in person PSNR outside the dynamic
+    region, and the oracle."""
+    lines = ['| ours with ground truth for | ' + ' | '.join(title for _, title in BUDGET_COLUMNS) +
+             ' | gain outside dynamic region |', '|---' * (len(BUDGET_COLUMNS) + 2) + '|']
+    base = model['mean']['psnr_person_static']
+    rows = [('nothing (the model)', model)] + [(components.replace(',', ' + '), report)
+                                              for components, report in budget.items()] + [('oracle', oracle)]
+    for label, report in rows:
+        mean = report['mean']
+        cells = [f'{mean[key]:.4f}' if key == 'ssim' else f'{mean[key]:.2f}' for key, _ in BUDGET_COLUMNS]
+        lines.append(f'| {label} | ' + ' | '.join(cells) + f" | {mean['psnr_person_static'] - base:+.2f} dB |")
+    part = model['mean']
+    lines += ['', f"The model's UV generator on the novel motion: part accuracy {part['part_acc']:.3f} "
+              f"({part['part_acc_person']:.3f} on person pixels), UV error {part['uv_error']:.4f} (mean |UV - true UV| "
+              'in [0, 1] units on person pixels).']
+    return lines
+
+
 def frame_strip(reports, data, path, count=5):
     """Rows: ground truth, then each evaluated output, at `count` evenly spaced novel frames."""
     truth = index_dataset(data['novel']).frames
@@ -294,7 +339,7 @@ def command_line(command):
     return ' '.join(['python'] + [os.path.relpath(c, ROOT) if os.path.isabs(c) else c for c in command[1:]])
 
 
-def write_results(args, runs, reports, commands, strip_frames):
+def write_results(args, runs, reports, commands, strip_frames, budget=None, budget_commands=()):
     relative = os.path.relpath(args.work, ROOT)
     lines = ['# Results', '',
              'Numbers measured by the project\'s own scripts; how to reproduce each is given below it.', '',
@@ -309,6 +354,14 @@ def write_results(args, runs, reports, commands, strip_frames):
              'the skirt and the pose-dependent creases and shading (gt/dynamic).', '']
     lines += quality_table(reports, runs)
     lines += [''] + verdict(reports)
+    if budget:
+        lines += ['### Error budget: where ours loses decibels', '',
+                  'ours evaluated again with learned components replaced by the synthetic ground truth '
+                  '(evaluate.py --substitute): iuv = the true part map and UV instead of the UV generator\'s, '
+                  'texture = the true atlas instead of the neural texture\'s RGB, background = the true '
+                  'background, detail = the texture render instead of the detail generator\'s output. '
+                  'All four together are the oracle, exactly.', '']
+        lines += budget_table(budget, reports['ours'], reports['oracle']) + ['']
     lines += ['', '![novel frames: ground truth and each output](images/quality_strip.jpg)', '',
               f'Frames {", ".join(map(str, strip_frames))} of the novel video; rows as labelled.', '',
               '### Training plans', '']
@@ -318,6 +371,7 @@ def write_results(args, runs, reports, commands, strip_frames):
               '', 'which runs:', '', '```']
     lines += [run['command'] for run in runs.values()]
     lines += [command_line(c) for c in commands.values()]
+    lines += [command_line(c) for c in budget_commands]
     lines += ['```', '']
     speed, files = speed_table(os.path.join(args.docs, 'speed'))
     if files:
@@ -357,8 +411,11 @@ def main():
     reports, commands = evaluate(args, data, runs)
     for name, report in reports.items():
         print(name, '  '.join(f'{key} {report["mean"].get(key)}' for key, _, _ in COLUMNS))
+    budget, budget_commands = error_budget(args, data) if 'ours' in reports else ({}, [])
+    for components, report in budget.items():
+        print(f'ours with true {components}:', '  '.join(f'{key} {report["mean"].get(key)}' for key, _ in BUDGET_COLUMNS))
     strip = frame_strip(reports, data, os.path.join(args.docs, 'images', 'quality_strip.jpg'))
-    write_results(args, runs, reports, commands, strip)
+    write_results(args, runs, reports, commands, strip, budget, budget_commands)
 
 
 if __name__ == '__main__':

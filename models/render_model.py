@@ -67,8 +67,12 @@ class RenderGenerator(nn.Module):
 class RenderModel(VideoGANModel):
     network_names = ('trans', 'texture', 'd2g', 'background')
     reads_densepose = True
-    loss_defaults = {'l2_raw': 10.0, 'vgg': 10.0, 'uv': 10.0, 'part': 1.0, 'mask': 0.5, 'temporal': 5.0,
-                     'l2': 10.0, 'gan': 1.0, 'feat': 10.0, 'gan_temporal': 1.0}
+    # l2_person and vgg_raw (the full stage's L2 on the predicted person, VGG on the raw render) are terms of
+    # the original research code, off by default: train_start/published.flags turns them on
+    loss_defaults = {'l2_raw': 10.0, 'vgg': 10.0, 'vgg_raw': 0.0, 'uv': 10.0, 'part': 1.0, 'mask': 0.5,
+                     'temporal': 5.0, 'l2': 10.0, 'l2_person': 0.0, 'gan': 1.0, 'feat': 10.0, 'gan_temporal': 1.0}
+    # the published schedule's learning-rate factor, per epoch (see set_epoch)
+    PUBLISHED_DECAY = 0.9
 
     @classmethod
     def modify_commandline_options(cls, parser, is_train):
@@ -81,6 +85,15 @@ class RenderModel(VideoGANModel):
             render.add_argument('--use_densepose_loss', action='store_true',
                                 help='UV/part supervision from DensePose when a pre-trained UV generator is '
                                      'loaded (always on when training from scratch)')
+            render.add_argument('--uv_loss_mean', choices=['person', 'all'], default='person',
+                                help='UV L1 averaged over the person pixels, or over all 48 channels and all '
+                                     'pixels (the original research code; needs a weight about 24 / person '
+                                     'fraction times larger)')
+            render.add_argument('--lr_schedule', choices=['linear', 'published'], default='linear',
+                                help='linear: every learning rate constant for --niter epochs, then linear decay '
+                                     'to 0; published (the original research code): the UV generator at '
+                                     'lr x 0.9^(epoch-1) in every epoch, texture, D2G and background at their lr '
+                                     'x 0.9^(epoch-1) in the static epochs and at their lr after; D linear')
 
     def __init__(self, opt, texture_init=None, background_init=None):
         super().__init__(opt)
@@ -94,6 +107,15 @@ class RenderModel(VideoGANModel):
     def optimizer_groups(self):
         return [(self.trans, self.opt.lr), (self.d2g, self.opt.lr), (self.texture, self.opt.lr_texture),
                 (self.background, self.opt.lr_background)]
+
+    def set_epoch(self, epoch):
+        super().set_epoch(epoch)
+        if self.training and self.opt.lr_schedule == 'published':
+            decay = self.PUBLISHED_DECAY ** (epoch - 1)
+            geometry = {id(p) for p in self.trans.parameters()}
+            for group in self.optimizers['G'].param_groups:
+                slows = id(group['params'][0]) in geometry or not self.full_stage
+                group['lr'] = group['base_lr'] * (decay if slows else 1.0)
 
     def is_full_stage(self, epoch):
         """A checkpoint from the static stage renders without the (untrained) D2G."""
@@ -111,19 +133,24 @@ class RenderModel(VideoGANModel):
         return network(pose, full=self.full_stage)
 
     def generator_losses(self, data, result, clip_shape):
-        real = data['image']
-        losses = {}
-        real_vgg = self.vgg_features_of_real(real) if self.vgg_loss is not None else None
-        losses['l2_raw'] = torch.mean((result['raw'].float() - real) ** 2)
+        """Named unweighted losses; terms weighted 0 are not computed."""
+        real, weights = data['image'], self.weights
+        losses = {'l2_raw': torch.mean((result['raw'].float() - real) ** 2)}
         if self.vgg_loss is not None:
+            real_vgg = self.vgg_features_of_real(real)
             losses['vgg'] = self.vgg_loss.loss(self.vgg_loss.features(result['output']), real_vgg)
+            if self.full_stage and weights['vgg_raw']:
+                losses['vgg_raw'] = self.vgg_loss.loss(self.vgg_loss.features(result['raw']), real_vgg)
         if self.use_densepose and 'parts' in data and (data['parts'] >= 0).all():
-            losses['uv'] = L.masked_uv_l1(result['uv'].float(), data['uv'], data['parts'])
+            losses['uv'] = L.masked_uv_l1(result['uv'].float(), data['uv'], data['parts'], self.opt.uv_loss_mean)
             losses['part'] = L.part_cross_entropy(result['part_logits'].float(), data['parts'])
         losses['mask'] = L.mask_bce(result['part_logits'].float(), data['mask'])
-        losses['temporal'] = self.temporal_loss(result['output'], data, clip_shape)
+        if self.full_stage or self.opt.temporal_style == 'ours':
+            losses['temporal'] = self.temporal_loss(result['output'], data, clip_shape)
         if self.full_stage:
             losses['l2'] = torch.mean((result['output'].float() - real) ** 2)
+            if weights['l2_person']:
+                losses['l2_person'] = L.person_weighted_l2(result['output'].float(), real, result['bg_prob'])
             losses.update(self.adversarial_losses(data, result['output'], clip_shape))
         return losses
 

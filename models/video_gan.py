@@ -68,18 +68,21 @@ def to_clips(frames, clip_shape):
     return frames.reshape(*clip_shape, *frames.shape[1:])
 
 
-def temporal_terms(output, data, clip_shape):
+def temporal_terms(output, data, clip_shape, style='ours'):
     """Current frames, previous frames warped onto them with flow_inv, and the flow confidence.
 
     output: [B*T, C, H, W] -> (current [B*(T-1), C, H, W], warped previous (same), confidence
-    [B*(T-1), 1, H, W] from the forward-backward consistency of data['flow'] / data['flow_inv'])."""
+    [B*(T-1), 1, H, W] from the forward-backward consistency of data['flow'] / data['flow_inv']).
+    style 'published' (the original research code): border padding and confidence |F + B(F)|^2 < 1."""
     clips = to_clips(output, clip_shape)
     current = clips[:, 1:].flatten(0, 1)
     previous = clips[:, :-1].flatten(0, 1)
     flow_inv = data['flow_inv'].flatten(0, 1)
+    published = style == 'published'
     with torch.no_grad():
-        confidence = consistency_mask(flow_inv.float(), data['flow'].flatten(0, 1).float())
-    return current, warp(previous, flow_inv), confidence
+        bounds = {'alpha1': 0.0, 'alpha2': 1.0} if published else {}
+        confidence = consistency_mask(flow_inv.float(), data['flow'].flatten(0, 1).float(), **bounds)
+    return current, warp(previous, flow_inv, padding_mode='border' if published else 'zeros'), confidence
 
 
 # ---------------------------------------------------------------- discriminators and losses
@@ -169,6 +172,10 @@ class VideoGANModel(BaseModel):
         gan.add_argument('--num_D', type=int, default=2)
         gan.add_argument('--no_temporal_D', action='store_true')
         gan.add_argument('--lr_D', type=float, default=2e-4)
+        gan.add_argument('--temporal_style', choices=['ours', 'published'], default='ours',
+                         help='flow-warped temporal L1. ours: every epoch, the mean over flow-consistent pixels; '
+                              'published (the original research code): after the static epochs only, the mean '
+                              'over all pixels with |F + B(F)|^2 < 1, border padding')
         vgg = parser.add_argument_group('perceptual loss')
         vgg.add_argument('--no_vgg_loss', action='store_true')
         vgg.add_argument('--vgg_weights', default=None,
@@ -244,8 +251,11 @@ class VideoGANModel(BaseModel):
 
     def temporal_loss(self, output, data, clip_shape):
         """Flow-warped temporal L1 of the output (the warped previous frames are kept for the page)."""
-        current, warped_previous, confidence = temporal_terms(output.float(), data, clip_shape)
+        current, warped_previous, confidence = temporal_terms(output.float(), data, clip_shape,
+                                                              self.opt.temporal_style)
         self.visual_cache['warped_previous'] = warped_previous.detach()
+        if self.opt.temporal_style == 'published':
+            return L.temporal_l1_all_pixels(current, warped_previous, confidence)
         return L.temporal_l1(current, warped_previous, confidence)
 
     def vgg_features_of_real(self, real):

@@ -163,19 +163,22 @@ class VGGLoss(nn.Module):
 
 # ---------------------------------------------------------------- supervision of the UV generator
 
-def masked_uv_l1(uv_pred, uv_target, parts):
+def masked_uv_l1(uv_pred, uv_target, parts, mean_over='person'):
     """L1 between the UV the generator predicts for each pixel's true part and its target.
 
     uv_pred: [B, 48, H, W] (part p's (u, v) at channels 2(p-1), 2(p-1)+1), uv_target: [B, 2, H, W]
-    in the same range, parts: [B, H, W] long in 0..24. Mean over both coordinates and the pixels
-    with part > 0; 0 (keeping the graph) when there are none.
+    in the same range, parts: [B, H, W] long in 0..24. mean_over 'person': mean over both coordinates
+    and the pixels with part > 0 (0, keeping the graph, when there are none); 'all': the sum over
+    all 48 channels and all pixels (the original research code's normalisation, about person
+    fraction / 24 times the person mean).
     """
     fg = parts > 0
     idx = (parts.clamp(min=1) - 1).unsqueeze(1) * 2  # [B, 1, H, W] channel of u
     picked = uv_pred.gather(1, torch.cat([idx, idx + 1], 1))  # [B, 2, H, W]
     err = (picked - uv_target).abs() * fg.unsqueeze(1)
-    count = fg.sum()
-    return err.sum() / (2 * count).clamp(min=1)
+    if mean_over == 'all':
+        return err.sum() / uv_pred.numel()
+    return err.sum() / (2 * fg.sum()).clamp(min=1)
 
 
 def part_cross_entropy(logits, parts, weight=None):
@@ -192,6 +195,17 @@ def temporal_l1(current, warped_previous, confidence):
     """
     diff = (current - warped_previous).abs().mean(1, keepdim=True)
     return (diff * confidence).sum() / confidence.sum().clamp(min=1e-8)
+
+
+def temporal_l1_all_pixels(current, warped_previous, confidence):
+    """As temporal_l1 but the mean over all pixels (inconsistent ones count as 0), as the original
+    research code averages it."""
+    return ((current - warped_previous).abs().mean(1, keepdim=True) * confidence).mean()
+
+
+def person_weighted_l2(output, real, bg_prob):
+    """mean((output - real)^2 * (1 - bg_prob)): the L2 on the pixels the model calls person."""
+    return torch.mean((output - real) ** 2 * (1 - bg_prob))
 
 
 def person_logit(part_logits):
