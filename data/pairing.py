@@ -41,8 +41,9 @@ def frame_number(name):
 
 @dataclass
 class Pairing:
-    """files: per frame the name of its file, or None; note: how they were paired when not by name;
-    problem: which frames lack a file, when some do."""
+    """files: per frame the name of its file, or None (when some frames lack one: the pairing, by name or
+    by number, that leaves the fewest without); note: how they were paired when not by name; problem:
+    which frames lack a file, when some do."""
     files: list
     note: str = None
     problem: str = None

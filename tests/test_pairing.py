@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from data.check import check_dataset, format_summary
 from data.clip_dataset import ClipDataset
 from data.driving import read_sequence
 from data.layout import index_dataset
@@ -73,7 +74,8 @@ def test_numbers_that_do_not_step_with_the_frames_are_refused():
     """As many files as frames, but one frame lacks its file and another file has no frame."""
     names = [f'frame{k:05d}.json' for k in range(1, 42) if k != 5]
     pairing = pair_files('D/openpose_json', STEMS, names, POSE, 'pose')
-    assert pairing.note is None and 'frame00005' in pairing.problem and 'files of no frame: frame00041.json' in pairing.problem
+    assert pairing.note is None and 'frame00005' in pairing.problem
+    assert 'files of no frame: frame00041.json' in pairing.problem
 
 
 def test_frame_number_order_is_natural():
@@ -123,7 +125,8 @@ def test_openpose_video_naming_trains(synth, tmp_path):
     os.rename(dataset / 'synth', dataset / 'dance')
     _renumber(dataset / 'openpose_json', lambda k: f'dance_{k:012d}_keypoints.json')
     ours = ClipDataset(str(dataset), 'all')
-    assert [p['body'].tolist() for p in ours.poses] == [p['body'].tolist() for p in ClipDataset(str(synth), 'all').poses]
+    truth = ClipDataset(str(synth), 'all').poses
+    assert [p['body'].tolist() for p in ours.poses] == [p['body'].tolist() for p in truth]
     stderr = _train(dataset, tmp_path / 'checkpoints')
     assert stderr.count('pose files paired with the frames by frame number') == 1, stderr[-3000:]
     assert (tmp_path / 'checkpoints' / 'run' / 'latest_checkpoint.pth').exists()
@@ -137,7 +140,10 @@ def test_outputs_numbered_from_zero_train_with_frames_numbered_from_one(synth, t
         _zero_based(dataset / folder, suffix)
     files = index_dataset(str(dataset))
     assert files.problems == [] and len(files.notes) == 5
-    assert os.path.basename(files.iuv[0]) == 'frame00000_IUV.png' and os.path.basename(files.flow[-1]) == 'frame00006.flo'
+    assert os.path.basename(files.iuv[0]) == 'frame00000_IUV.png'
+    assert os.path.basename(files.flow[-1]) == 'frame00006.flo'
+    summary, problems = check_dataset(str(dataset))
+    assert problems == [] and format_summary(summary).count('\n  pairing: ') == 5
     stderr = _train(dataset, tmp_path / 'checkpoints')
     for kind in ('iuv', 'pose', 'mask', 'flow', 'flow_inv'):
         assert stderr.count(f'{kind} files paired with the frames by frame number') == 1, (kind, stderr[-3000:])
