@@ -251,6 +251,7 @@ class _Checker:
             'texture': os.path.isfile(files.texture) if files.texture else False,
         }
         summary['warnings'] = self.warnings
+        summary['notes'] = files.notes
         return summary, self.problems
 
 
@@ -262,7 +263,8 @@ def check_dataset(root, progress=False, require_densepose=True, **overrides):
     counts {frames, densepose, mask, openpose_json, flow, flow_inv, LaplaceProj: readable-path counts
     or None when the folder is absent; bg, texture: bool}, person_frame_share, multi_person_frames,
     iuv_person_share, mask_person_share, iuv_mask_iou, flow_magnitude {flow / flow_inv: {mean, max}},
-    texture_tile, bg_size, label3d_channels, warnings (suspicious but usable findings).
+    texture_tile, bg_size, label3d_channels, warnings (suspicious but usable findings), notes (folders
+    paired with the frames by number, not by name).
     """
     unknown = set(overrides) - set(OVERRIDES)
     if unknown:
@@ -292,6 +294,8 @@ def format_summary(summary):
                  + (f", IoU {summary['iuv_mask_iou']:.2f}" if summary.get('iuv_mask_iou') is not None else ''))
     for kind, stats in summary.get('flow_magnitude', {}).items():
         lines.append(f"  {kind}: mean |v| {stats['mean']:.2f} px, max {stats['max']:.2f} px")
+    for note in summary['notes']:
+        lines.append(f'  pairing: {note}')
     for warning in summary['warnings']:
         lines.append(f'  warning: {warning}')
     return '\n'.join(lines)

@@ -38,6 +38,7 @@ folders are neither required nor read, and samples have no 'flow' / 'flow_inv' (
 """
 import math
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -181,6 +182,9 @@ class ClipDataset(Dataset):
                 self.root,
                 f'dataset is incomplete ({len(problems)} problem{"s" if len(problems) > 1 else ""}):\n'
                 f'{_listing(problems)}\nRun `python -m data.check {self.root}` for a full report.')
+        for note in files.notes:        # a repeated warning is shown once: once per process for both splits
+            if not any(_within(note.split(': ', 1)[0], f) for f in unused):
+                warnings.warn(note)
 
     def _read_poses(self):
         """Read every OpenPose JSON once, keep one tracked person, fill frames without one."""

@@ -12,6 +12,7 @@ import torch
 
 from data.clip_dataset import PATH_OPTIONS, ClipDataset
 from data.layout import index_dataset
+from data.pairing import in_number_order
 from data.readers import DataFileError, read_frame, read_label3d, read_openpose
 from data.transforms import pose_to_working_size, to_unit_range
 from util.geometry import affine_matrix, compose, resize_map, similarity
@@ -25,7 +26,8 @@ LABEL_EXTENSIONS = ('.npy', '.png')
 def _json_files(folder, what):
     if not os.path.isdir(folder):
         raise SystemExit(f'{folder}: {what} folder not found')
-    files = sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.endswith('.json'))
+    names = in_number_order(name for name in os.listdir(folder) if name.endswith('.json'))
+    files = [os.path.join(folder, name) for name in names]
     if not files:
         raise SystemExit(f'{folder}: no OpenPose .json files ({what})')
     return files
@@ -90,11 +92,11 @@ class DrivingSequence:
                              'sequence\'s labels with --label3d_path')
         if not os.path.isdir(opt.label3d_path):
             raise SystemExit(f'{opt.label3d_path}: 3D label folder not found')
-        files = sorted(os.path.join(opt.label3d_path, n) for n in os.listdir(opt.label3d_path)
-                       if n.lower().endswith(LABEL_EXTENSIONS))
+        files = [os.path.join(opt.label3d_path, n) for n in in_number_order(os.listdir(opt.label3d_path))
+                 if n.lower().endswith(LABEL_EXTENSIONS)]
         if len(files) != count:
             raise SystemExit(f'{opt.label3d_path}: {len(files)} 3D label files for {count} driving OpenPose files; '
-                             'they are paired in sorted order and must be as many')
+                             'they are paired in frame-number order and must be as many')
         channels = read_label3d(files[0]).shape[0]
         if channels != train_opt.label3d_nc:
             raise SystemExit(f'{files[0]}: 3D label has {channels} channels, the model expects '

@@ -1,19 +1,25 @@
 """Find the per-frame files of a dataset in the seed layout and pair them frame by frame.
 
-Frames are the images of ``DATA/<DATA's name>/`` in sorted order. Other per-frame files are paired
-with a frame by its file stem, accepting the names the real tools write:
+Frames are the images of ``DATA/<DATA's name>/`` in frame-number order (natural order: frame9.jpg
+before frame10.jpg). Other per-frame files are paired with a frame by its file stem, accepting the
+names the real tools write:
 
     frame00001.jpg  <->  densepose/frame00001_IUV.png   (DensePose; also frame00001.png)
                          mask/frame00001.png            (also frame00001_mask.png)
                          openpose_json/frame00001_keypoints.json   (OpenPose; also frame00001.json)
                          LaplaceProj/frame00001.npy     (also .png)
 
-Flow files carry no frame name in FlowNet2's output, so ``flow/`` and ``flow_inv/`` are paired by
-sorted order: the k-th file is the flow between frames k and k+1.
+and, where the names do not match, by frame number when a folder holds exactly one file per frame
+(data.pairing: OpenPose's <video>_000000000000_keypoints.json, outputs numbered from 0 for frames
+numbered from 1); such a pairing is described in ``DatasetFiles.notes``. ``flow/`` and ``flow_inv/``
+hold one .flo per pair of consecutive frames, named after the pair's first frame (as
+prepare_dataset.py writes them) or numbered (FlowNet2: 000000.flo, ...): the k-th is the flow
+between frames k and k+1.
 """
 import os
 from dataclasses import dataclass, field
 
+from data.pairing import in_number_order, pair_files
 from data.readers import IMAGE_EXTENSIONS
 
 PER_FRAME_SUFFIXES = {
@@ -22,6 +28,7 @@ PER_FRAME_SUFFIXES = {
     'pose': ('_keypoints.json', '.json'),
     'label3d': ('.npy', '.png'),
 }
+FLOW_SUFFIXES = ('.flo',)
 DEFAULT_FOLDERS = {
     'iuv': 'densepose', 'mask': 'mask', 'pose': 'openpose_json', 'label3d': 'LaplaceProj',
     'flow': 'flow', 'flow_inv': 'flow_inv',
@@ -44,13 +51,14 @@ class DatasetFiles:
     bg: str = None
     texture: str = None
     problems: list = field(default_factory=list)
+    notes: list = field(default_factory=list)       # pairings made by number, not by name
 
     def __len__(self):
         return len(self.frames)
 
 
 def list_images(folder):
-    return sorted(name for name in os.listdir(folder) if name.lower().endswith(IMAGE_EXTENSIONS))
+    return in_number_order(name for name in os.listdir(folder) if name.lower().endswith(IMAGE_EXTENSIONS))
 
 
 def _find_frames_dir(root, problems):
@@ -67,27 +75,22 @@ def _find_frames_dir(root, problems):
     return None
 
 
-def pair_by_stem(folder, stems, suffixes, kind, problems):
-    names = set(os.listdir(folder))
-    paired = []
-    for stem in stems:
-        match = next((stem + suffix for suffix in suffixes if stem + suffix in names), None)
-        if match is None:
-            problems.append(f'{os.path.join(folder, stem + suffixes[0])}: missing {kind} for frame {stem}')
-        paired.append(os.path.join(folder, match) if match else None)
-    return paired
-
-
-def _flows(folder, count, problems):
-    files = sorted(name for name in os.listdir(folder) if name.lower().endswith('.flo'))
-    if len(files) != count:
-        problems.append(f'{folder}: {len(files)} .flo files, expected {count} (one per pair of consecutive frames)')
-    return [os.path.join(folder, name) for name in files]
+def _pair(files, kind, folder, stems):
+    """Set files.<kind> to folder's files paired with the frames (flows: with the first frame of each pair)."""
+    flows = kind not in PER_FRAME_SUFFIXES
+    pairing = pair_files(folder, stems[:-1] if flows else stems, os.listdir(folder),
+                         FLOW_SUFFIXES if flows else PER_FRAME_SUFFIXES[kind], kind)
+    setattr(files, kind, [os.path.join(folder, name) if name else None for name in pairing.files])
+    if pairing.note:
+        files.notes.append(pairing.note)
+    if pairing.problem:
+        files.problems.append(pairing.problem)
 
 
 def index_dataset(root, img_path=None, densepose_path=None, mask_path=None, pose_path=None,
                   label3d_path=None, flow_path=None, flow_inv_path=None, bg_path=None, texture_path=None):
-    """Pair a dataset's files frame by frame; problems are collected in ``.problems``, not raised."""
+    """Pair a dataset's files frame by frame; problems are collected in ``.problems``, not raised, and
+    pairings by number described in ``.notes``, not printed."""
     files = DatasetFiles(root=root)
     if not os.path.isdir(root):
         files.problems.append(f'{root}: dataset folder not found')
@@ -112,10 +115,7 @@ def index_dataset(root, img_path=None, densepose_path=None, mask_path=None, pose
             if overrides[kind]:
                 files.problems.append(f'{folder}: folder given for {kind} not found')
             continue
-        if kind in PER_FRAME_SUFFIXES:
-            setattr(files, kind, pair_by_stem(folder, stems, PER_FRAME_SUFFIXES[kind], kind, files.problems))
-        else:
-            setattr(files, kind, _flows(folder, max(len(stems) - 1, 0), files.problems))
+        _pair(files, kind, folder, stems)
 
     files.bg = bg_path or os.path.join(root, 'bg.jpg')
     files.texture = texture_path or os.path.join(root, 'texture.jpg')

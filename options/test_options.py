@@ -25,7 +25,7 @@ TRAINING_ONLY = {
 }
 HELP = {
     'dataroot': 'training dataset (default: the one stored in the checkpoint; pass it when the dataset moved)',
-    'pose_path': 'driving OpenPose JSON folder (files in sorted order = frame order); phase test',
+    'pose_path': 'driving OpenPose JSON folder (files in frame-number order, _9_ before _10_); phase test',
     'bg_path': 'replace the learned background with this image (any size; stretched to the working size)',
     'label3d_path': "driving 3D labels (one file per driving JSON, sorted), for a model trained with "
                     '--use_label3d',

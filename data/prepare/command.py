@@ -8,7 +8,9 @@ Writes the frames (DATA/<name>/frame00001.jpg ...), optical flow (flow/, flow_in
 OpenCV DIS or Farneback), person masks from DensePose (mask/, when densepose/ exists and mask/ does
 not), the background plate bg.jpg and, with DensePose, the initial texture atlas texture.jpg; then
 checks the dataset (data.check) and says what other tools still have to make (DensePose IUV,
-OpenPose JSON) and where to put their files.
+OpenPose JSON) and where to put their files. Existing DensePose / OpenPose output is paired with the
+frames (by name, else by frame number: data.pairing) right after the frames step; when it does not
+pair, the run stops there (exit 2), before masks and flow, naming the frames without a file.
 
 Resumable: a rerun skips every output that is already there and readable, and redoes the rest;
 each file is written under a temporary name and renamed, so a killed run leaves no broken file.
@@ -30,7 +32,7 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     source = parser.add_argument_group('source (one of them; neither: the frames already in DATA/<name>/)')
     source.add_argument('--video', help='input video (any format ffmpeg reads)')
-    source.add_argument('--frames_dir', help='folder of frames (jpg/png/bmp; sorted file order = frame order)')
+    source.add_argument('--frames_dir', help='folder of frames (jpg/png/bmp; in frame-number order: 9 before 10)')
     parser.add_argument('--out', required=True, metavar='DATA', help='dataset folder to write (created if needed)')
     size = parser.add_mutually_exclusive_group()
     size.add_argument('--size', type=int, nargs=2, metavar=('H', 'W'),

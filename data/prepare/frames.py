@@ -216,7 +216,7 @@ def check_one_size(folder, paths):
 
 
 def open_folder(folder, start=None, end=None):
-    """Images of folder in sorted order; start/end select 1-based frame numbers (inclusive)."""
+    """Images of folder in frame-number order; start/end select 1-based frame numbers (inclusive)."""
     if not os.path.isdir(folder):
         raise PrepareError(f'{folder}: frames folder not found (nothing was written)')
     names = list_images(folder)

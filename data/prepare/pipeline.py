@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from data.check import check_dataset, format_summary
 from data.layout import KNOWN_FOLDERS, index_dataset, list_images
+from data.pairing import in_number_order
 from data.prepare import instructions
 from data.prepare.background import background_plate
 from data.prepare.errors import PrepareError
@@ -99,6 +100,7 @@ class Preparation:
         self.name = os.path.basename(os.path.normpath(os.path.abspath(opts.out)))
         self.frames_dir = os.path.join(self.root, self.name)
         self.state = None
+        self.pairing_notes = []     # said before the long steps
         self.aside = SetAside(self.root)
         # outputs computed from the frames (flow, bg.jpg, texture.jpg) are redone with --overwrite, and
         # when the frames were extracted anew from another source or with other settings
@@ -200,6 +202,25 @@ class Preparation:
                  f'{_size_text(resizer.out)} in {self.frames_dir}')
         return [os.path.join(self.frames_dir, name) for name in names]
 
+    # -- pairing --------------------------------------------------------------------------------
+    def check_pairing(self, count):
+        """The dataset's files paired with the frames (data.layout); refuses before the long steps when
+        a folder this tool does not remake (densepose/, openpose_json/, your mask/, ...) does not pair."""
+        files = index_dataset(self.root)
+        remade = [self.folder(kind) for kind in ('flow', 'flow_inv') + (('mask',) if self.state.made('mask') else ())]
+        checked = [note for note in files.notes if note.split(': ', 1)[0] not in remade]
+        problems = [problem for problem in files.problems
+                    if not problem.startswith(tuple(folder + end for folder in remade for end in (':', os.sep)))]
+        for note in checked:
+            self.say(f'pairing: {note}')
+        self.pairing_notes = checked
+        if problems:
+            listed = '\n'.join(f'  - {problem}' for problem in problems)
+            raise PrepareError(f'files made elsewhere do not pair with the {count} frames of {self.frames_dir}:\n'
+                               f'{listed}\nComplete or rename them (or move them out of {self.root}), then rerun '
+                               'this command; the frames are kept, nothing else was done.')
+        return files
+
     # -- masks ----------------------------------------------------------------------------------
     def masks(self, frame_paths, files):
         mask_dir = self.folder('mask')
@@ -227,7 +248,7 @@ class Preparation:
         """-> (.flo paths in pair order, whether they are the user's). Moves aside what cannot be kept."""
         folder = self.folder(kind)
         os.makedirs(folder, exist_ok=True)
-        files = sorted(name for name in os.listdir(folder) if name.lower().endswith('.flo'))
+        files = in_number_order(name for name in os.listdir(folder) if name.lower().endswith('.flo'))
         ours = [stem + '.flo' for stem in stems[:pairs]]
         made = self.state.made(kind)
         if files and self.redo_derived:
@@ -336,7 +357,7 @@ class Preparation:
         if len(frame_paths) < 2:
             raise PrepareError(f'{self.frames_dir}: {len(frame_paths)} frame; a video dataset needs at least 2')
         size = check_one_size(self.frames_dir, frame_paths[:1])
-        files = index_dataset(self.root)
+        files = self.check_pairing(len(frame_paths))
         self.masks(frame_paths, files)
         self.flow(frame_paths, size)
         files = index_dataset(self.root)
@@ -346,6 +367,7 @@ class Preparation:
 
     def check(self, frame_paths):
         summary, problems = check_dataset(self.root, progress=self.opts.progress)
+        summary['notes'] = [note for note in summary['notes'] if note not in self.pairing_notes]   # said already
         self.echo(format_summary(summary))
         stems = [os.path.splitext(os.path.basename(path))[0] for path in frame_paths]
         external = [self.folder(name) for name in ('densepose', 'openpose_json')

@@ -3,13 +3,14 @@
     python unfold_texture.py FRAMES_DIR DENSEPOSE_DIR [-o texture.jpg] [--tex_size 200] [--max_frames N]
                              [--overwrite] [--workers K] [--no_progress]
 
-Frames (jpg/png, sorted order) are paired with their IUV by name as DensePose writes them
-(frame00001.jpg <-> DENSEPOSE_DIR/frame00001_IUV.png or frame00001.png; data.layout); frames without
-an IUV are skipped. The atlas is DensePose's 6 x 4 tiles of T x T texels: a robust, edge-weighted
-average of every pixel that shows a texel, holes filled from the same part (util.unfold). The
-output (default: texture.jpg next to FRAMES_DIR, where the dataset layout expects it) is written
-atomically and never replaced without --overwrite. Prints the coverage (share of the atlas's
-texels some pixel showed) and the parts never seen (their tiles get the atlas's mean colour).
+Frames (jpg/png, frame-number order) are paired with their IUV by name as DensePose writes them
+(frame00001.jpg <-> DENSEPOSE_DIR/frame00001_IUV.png or frame00001.png), else by frame number when
+the folder holds one IUV per frame (data.pairing); frames without an IUV are skipped. The atlas is
+DensePose's 6 x 4 tiles of T x T texels: a robust, edge-weighted average of every pixel that shows
+a texel, holes filled from the same part (util.unfold). The output (default: texture.jpg next to
+FRAMES_DIR, where the dataset layout expects it) is written atomically and never replaced without
+--overwrite. Prints the coverage (share of the atlas's texels some pixel showed) and the parts never
+seen (their tiles get the atlas's mean colour).
 Exit status 0 on success, 2 on an error (the message names the file or folder).
 """
 import argparse
@@ -19,7 +20,8 @@ import time
 
 import numpy as np
 
-from data.layout import PER_FRAME_SUFFIXES, pair_by_stem, list_images
+from data.layout import PER_FRAME_SUFFIXES, list_images
+from data.pairing import pair_files
 from data.prepare.texture import build_atlas_from_files
 from data.readers import DataFileError, write_frame
 from util.densepose import PART_NAMES
@@ -33,7 +35,8 @@ class UnfoldError(Exception):
 
 
 def pair_frames(frames_dir, densepose_dir):
-    """(frame paths, IUV paths, frames without an IUV) of the two folders, paired by file name."""
+    """(frame paths, IUV paths, frames without an IUV, how they were paired: a message or None) of the two
+    folders (data.pairing)."""
     for folder, what in ((frames_dir, 'frames'), (densepose_dir, 'DensePose IUV')):
         if not os.path.isdir(folder):
             raise UnfoldError(f'{folder}: {what} folder not found')
@@ -42,14 +45,15 @@ def pair_frames(frames_dir, densepose_dir):
         raise UnfoldError(f'{frames_dir}: no frames (.jpg/.jpeg/.png/.bmp) in this folder')
     frames = [os.path.join(frames_dir, name) for name in names]
     stems = [os.path.splitext(name)[0] for name in names]
-    iuvs = pair_by_stem(densepose_dir, stems, PER_FRAME_SUFFIXES['iuv'], 'iuv', [])
+    pairing = pair_files(densepose_dir, stems, os.listdir(densepose_dir), PER_FRAME_SUFFIXES['iuv'], 'iuv')
+    iuvs = [os.path.join(densepose_dir, name) if name else None for name in pairing.files]
     paired = [(frame, iuv) for frame, iuv in zip(frames, iuvs) if iuv is not None]
     if not paired:
         raise UnfoldError(f'{densepose_dir}: no IUV for any of the {len(frames)} frames of {frames_dir} '
                           f'(looked for {stems[0]}_IUV.png or {stems[0]}.png, ...); run DensePose on the '
                           f'frames first')
     missing = [frame for frame, iuv in zip(frames, iuvs) if iuv is None]
-    return [frame for frame, _ in paired], [iuv for _, iuv in paired], missing
+    return [frame for frame, _ in paired], [iuv for _, iuv in paired], missing, pairing.note or pairing.problem
 
 
 def evenly_spaced(count, limit):
@@ -74,7 +78,7 @@ def check_output(path, overwrite):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('frames_dir', metavar='FRAMES_DIR', help='video frames (jpg/png; sorted order = frame order)')
+    parser.add_argument('frames_dir', metavar='FRAMES_DIR', help='video frames (jpg/png; frame-number order)')
     parser.add_argument('densepose_dir', metavar='DENSEPOSE_DIR', help='DensePose IUV png per frame')
     parser.add_argument('-o', '--output', help='atlas image to write (.jpg or .png; default: texture.jpg '
                                                'in the folder that holds FRAMES_DIR)')
@@ -97,10 +101,12 @@ def parse_args(argv):
 
 def run(args):
     check_output(args.output, args.overwrite)
-    frames, iuvs, missing = pair_frames(args.frames_dir, args.densepose_dir)
+    frames, iuvs, missing, pairing = pair_frames(args.frames_dir, args.densepose_dir)
     if missing:
         print(f'note: {len(missing)} of {len(frames) + len(missing)} frames have no IUV in {args.densepose_dir} '
-              f'and are skipped (first: {missing[0]})', file=sys.stderr)
+              f'and are skipped ({pairing})', file=sys.stderr)
+    elif pairing:
+        print(f'note: {pairing}', file=sys.stderr)
     chosen = evenly_spaced(len(frames), args.max_frames)
     frames, iuvs = [frames[k] for k in chosen], [iuvs[k] for k in chosen]
     start = time.perf_counter()
