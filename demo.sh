@@ -21,7 +21,12 @@ if [ -f checkpoints/demo/latest_checkpoint.pth ]; then
 fi
 bash train_start/cpu_small.sh "$DATA" demo "${RESUME[@]}"
 bash test_start/start.sh demo datasets/demo_novel/openpose_json --gpu_ids -1
+# the driven person is synthetic: its novel moves have ground truth to measure the video against
+$PYTHON evaluate.py --name demo --dataroot datasets/demo_novel --phase all --gpu_ids -1
+echo
+$PYTHON -m evaluation.headline results/demo/eval_all_latest_demo_novel/metrics.json --reference docs/quality.json
 echo
 echo "Training page:  checkpoints/demo/web/index.html   (losses: checkpoints/demo/loss_log.txt)"
 echo "Driven video:   results/demo/test_latest/video.mp4 and side_by_side.mp4"
 echo "Results page:   results/demo/test_latest/index.html"
+echo "Evaluation:     results/demo/eval_all_latest_demo_novel/index.html"

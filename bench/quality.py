@@ -394,6 +394,10 @@ def write_results(args, runs, reports, commands, strip_frames, budget=None, budg
         lines += speed
         lines += ['', '```'] + [benchmark_command(os.path.join(args.docs, 'speed'), f) for f in files] + ['```', '']
     os.makedirs(args.docs, exist_ok=True)
+    setup = f'{args.frames} training frames of {args.size}x{args.size}, {args.minutes:g} min per variant'
+    with open(os.path.join(args.docs, 'quality.json'), 'w', encoding='utf-8') as handle:
+        json.dump({'setup': setup, 'means': {name: {key: report['mean'].get(key) for key, _, _ in COLUMNS}
+                                             for name, report in reports.items()}}, handle, indent=1)
     with open(os.path.join(args.docs, 'RESULTS.md'), 'w', encoding='utf-8') as handle:
         handle.write('\n'.join(lines))
     print(f'wrote {os.path.join(args.docs, "RESULTS.md")}')

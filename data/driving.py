@@ -63,7 +63,8 @@ class DrivingSequence:
     def __init__(self, opt, train_opt, working):
         self.working = working
         height, width = working
-        target_size = training_frame_size(train_opt)
+        # the training frames' size places the target's keypoints; unaligned with --pose_size, nothing needs it
+        target_size = None if opt.no_align and opt.pose_size else training_frame_size(train_opt)
         self.pose_size = tuple(opt.pose_size) if opt.pose_size else target_size
         driving = read_sequence(opt.pose_path, 'driving poses', opt.max_gap, opt.smooth)
         self.unaligned = [pose_to_working_size(p, self.pose_size, working) for p in driving]
