@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from data.layout import index_dataset
-from data.readers import read_frame, read_iuv, read_openpose, write_flo, write_frame, write_iuv, write_openpose
+from data.readers import DataFileError, read_frame, read_iuv, read_openpose, write_flo, write_frame, write_iuv, write_openpose
 from data.synthetic import generate
 from tests.helpers import ROOT, TINY, run_script, snapshot
 from util.checkpoint import load_checkpoint
@@ -73,8 +73,8 @@ def _truncate(path, keep=0.5):
 
 
 def _damage_truncated_jpg(files):
-    _truncate(files.frames[0])          # the last frame: the val split, met last without the check
-    return files.frames[0], 'truncated'
+    _truncate(files.frames[-1])          # the last frame: the val split, met last without the check
+    return files.frames[-1], 'truncated'
 
 
 def _damage_truncated_flo(files):
@@ -148,6 +148,18 @@ def test_damage_stops_train_before_the_first_step(clean, tmp_path, damage):
     assert_clean_failure(status, stderr, culprit, words)
     assert snapshot(copy) == before
     assert not (tmp_path / 'checkpoints').exists(), 'something was written before the check'
+
+
+@pytest.mark.parametrize('how', ['flag', 'environment'])
+def test_debug_shows_the_traceback(clean, tmp_path, monkeypatch, how):
+    copy, files = copy_of(clean, tmp_path)
+    _damage_truncated_jpg(files)
+    extra = ['--debug'] if how == 'flag' else []
+    if how == 'environment':
+        monkeypatch.setenv('NHR_DEBUG', '1')
+    with pytest.raises(DataFileError, match='frame00010.jpg'):
+        run_here('train.py', '--name', 'run', '--dataroot', copy, '--checkpoints_dir', tmp_path / 'checkpoints',
+                 *TRAIN, *extra)
 
 
 def test_every_problem_listed_at_once_by_the_real_process(clean, tmp_path):
