@@ -65,6 +65,7 @@ dataset: eval_<phase>_<which_epoch>_<dataset name>/; with --oracle results_dir/o
 """
 from evaluation.run import evaluate
 from options.eval_options import EvalOptions
+from util.errors import run_main
 
 
 def main():
@@ -73,4 +74,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -29,6 +29,7 @@ from models.trans_model import TransModel
 from options.pretrain_options import ARCHITECTURE_OPTIONS, DEFAULT_LOAD_SIZE, PretrainOptions
 from util.checkpoint import checkpoint_path, load_checkpoint
 from util.distributed import cleanup, init_distributed
+from util.errors import run_main
 from util.training import TrainingLoop
 
 
@@ -77,7 +78,7 @@ def main():
 
     # Data: the first data_ratio of every dataset trains, the rest of each validates.
     names = dataset_names(opt.dataroots)
-    train_sets = load_datasets(opt, 'train')
+    train_sets = load_datasets(opt, 'train', validate=True)
     check_working_sizes(train_sets, opt.batchSize)
     train_set = ConcatDataset(train_sets)
     try:
@@ -99,21 +100,22 @@ def main():
             print(loop.describe_resume())
 
     # Epochs; after each, part accuracy and UV error on every dataset's val split, then the checkpoints.
-    for epoch in loop.epochs():
-        loop.run_epoch(loader, sampler, epoch)
-        loop.check_ranks_in_sync(model.trans, epoch)
-        if val_loaders:
-            results, val_visuals = evaluate_all(model, val_loaders, names, opt.device, world_size,
-                                                with_visuals=rank == 0)
-            visualizer.add_metrics(results, epoch, loop.iteration)
-            if rank == 0:
-                print(f'epoch {epoch} val: {format_metrics(results[POOLED])}')
-                train_visuals = model.visuals() if model.visual_cache else {}
-                visualizer.display({**train_visuals, **val_visuals}, epoch, loop.iteration)
-        loop.end_epoch(epoch)
+    with loop.stop_cleanly():
+        for epoch in loop.epochs():
+            loop.run_epoch(loader, sampler, epoch)
+            loop.check_ranks_in_sync(model.trans, epoch)
+            if val_loaders:
+                results, val_visuals = evaluate_all(model, val_loaders, names, opt.device, world_size,
+                                                    with_visuals=rank == 0)
+                visualizer.add_metrics(results, epoch, loop.iteration)
+                if rank == 0:
+                    print(f'epoch {epoch} val: {format_metrics(results[POOLED])}')
+                    train_visuals = model.visuals() if model.visual_cache else {}
+                    visualizer.display({**train_visuals, **val_visuals}, epoch, loop.iteration)
+            loop.end_epoch(epoch)
     visualizer.close()
     cleanup()
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

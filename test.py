@@ -24,6 +24,7 @@ import os
 
 from inference.drive import drive
 from options.test_options import TestOptions
+from util.errors import run_main
 
 
 def main():
@@ -34,4 +35,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -1,8 +1,7 @@
 """Initial texture atlas (texture.jpg) unfolded from a video's frames and their DensePose IUVs:
 `python unfold_texture.py --help` (the flags and the run: data/prepare/unfold_command.py)."""
-import sys
-
 from data.prepare.unfold_command import main
+from util.errors import run_main
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

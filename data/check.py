@@ -5,20 +5,21 @@
 Reads every frame, IUV, mask, .flo, OpenPose JSON, optional LaplaceProj label, bg.jpg and
 texture.jpg; prints a summary (file counts, frame size, share of frames with a person, DensePose and
 mask coverage, flow magnitudes) and every problem, each naming its file. Exit status 0 when the
-dataset is usable, 1 otherwise. Warnings (suspicious but usable) do not change the exit status.
+dataset is usable, 2 otherwise. Warnings (suspicious but usable) do not change the exit status.
+Frames and plates are checked whole by data.readers.image_size (OpenCV would decode a truncated jpg).
 """
 import argparse
 import os
-import sys
 from collections import Counter
 
 import numpy as np
 from tqdm import tqdm
 
 from data.layout import DEFAULT_FOLDERS, index_dataset
-from data.readers import (DataFileError, flo_header, read_flo, read_frame, read_iuv, read_label3d, read_mask,
+from data.readers import (DataFileError, flo_header, image_size, read_flo, read_iuv, read_label3d, read_mask,
                           read_openpose)
 from util.atlas import atlas_tile_size
+from util.errors import EXIT_USER_ERROR, run_main
 
 OVERRIDES = ('img_path', 'densepose_path', 'mask_path', 'pose_path', 'label3d_path', 'flow_path',
              'flow_inv_path', 'bg_path', 'texture_path')
@@ -90,9 +91,9 @@ class _Checker:
     def frames(self):
         sizes = {}
         for path in self.files.frames:
-            frame = self.read(read_frame, path)
-            if frame is not None:
-                sizes[path] = frame.shape[:2]
+            size = self.read(image_size, path)
+            if size is not None:
+                sizes[path] = size
         if not sizes:
             return
         counted = Counter(sizes.values())
@@ -212,16 +213,16 @@ class _Checker:
                                  f'{dict(channels)}')
 
     def plates(self, summary):
-        bg = self.read(read_frame, self.files.bg)
+        bg = self.read(image_size, self.files.bg)
         if bg is not None:
-            summary['bg_size'] = bg.shape[:2]
-            if self.reference_size is not None and bg.shape[:2] != self.reference_size:
-                self.warnings.append(f'{self.files.bg}: background is {_size_text(bg.shape[:2])}, '
+            summary['bg_size'] = bg
+            if self.reference_size is not None and bg != self.reference_size:
+                self.warnings.append(f'{self.files.bg}: background is {_size_text(bg)}, '
                                      f'the frames are {_size_text(self.reference_size)}; it will be resized')
-        texture = self.read(read_frame, self.files.texture)
+        texture = self.read(image_size, self.files.texture)
         if texture is not None:
             try:
-                summary['texture_tile'] = atlas_tile_size(*texture.shape[:2])
+                summary['texture_tile'] = atlas_tile_size(*texture)
             except ValueError as error:
                 self.problems.append(f'{self.files.texture}: {error}')
 
@@ -318,11 +319,11 @@ def main(argv=None):
         print(f'{len(problems)} problem{"s" if len(problems) > 1 else ""}:')
         for problem in problems:
             print(f'  - {problem}')
-        return 1
+        return EXIT_USER_ERROR
     if not args.quiet:
         print('OK: no problems found')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

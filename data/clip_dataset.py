@@ -16,7 +16,7 @@ used for every input:
   IUV, mask,  nearest neighbour with source index floor((x' + 0.5) / sx) (pixel-centre aligned;
   3D label    cv2's plain INTER_NEAREST is shifted by half a pixel, so it is not used)
   flow        util.flow.resize_flow (vectors scaled by sx, sy); a flow stored at another size than
-              the frames is accepted and scaled from its own size
+              the frames is an error naming the file, like an IUV or mask of another size
   keypoints   scale_pose(pose, sx, sy, 0.5 * sx - 0.5, 0.5 * sy - 0.5)
 
 Split: phase 'train' uses the first floor(N * data_ratio) frames, 'val' the rest (the end of the
@@ -35,6 +35,11 @@ unflipped labels are from the frame). Person-agnostic training (pretrainTrans) i
 Without DensePose (require_densepose=False and no densepose folder) 'parts' is all -1 and 'uv'
 zeros, so a model can tell "no supervision" from "background". With require_flow=False the flow
 folders are neither required nor read, and samples have no 'flow' / 'flow_inv' (pretrainTrans).
+
+With validate=True every file the dataset will read, in both splits, is checked cheaply when it is
+built (data.preflight: headers, file lengths, sizes, IUV part indices, JSON), with the background
+plate and texture atlas named in ``plates``; every problem found, with the missing files and folders,
+is raised as one DataFileError listing them. Training builds its dataset so.
 """
 import math
 import os
@@ -45,6 +50,7 @@ import torch
 from torch.utils.data import Dataset
 
 from data.layout import DEFAULT_FOLDERS, index_dataset
+from data.preflight import PLATE_HINTS, file_problems
 from data.readers import DataFileError, read_flo, read_frame, read_iuv, read_label3d, read_mask, read_openpose
 from data.transforms import flip_iuv, pose_to_working_size, resize_image, resize_nearest, to_unit_range, working_size
 from util.atlas import atlas_to_tensor, iuv_to_uv
@@ -115,7 +121,7 @@ class ClipDataset(Dataset):
 
     def __init__(self, root, phase='train', load_size=256, clip_length=2, size_multiple=16, flip=True,
                  data_ratio=0.9, max_dataset_size=None, use_label3d=False, paths=None,
-                 require_densepose=True, require_flow=True):
+                 require_densepose=True, require_flow=True, validate=False, plates=()):
         if clip_length < 1:
             raise ValueError(f'clip_length must be >= 1, got {clip_length}')
         paths = dict(paths or {})
@@ -129,7 +135,7 @@ class ClipDataset(Dataset):
         self.use_label3d = use_label3d
         self.files = index_dataset(root, **{k: v for k, v in paths.items() if v})
         self.load_flow = require_flow
-        self._check_files(paths, require_densepose)
+        self._check_files(paths, require_densepose, validate, plates)
         self.has_densepose = self.files.iuv is not None
 
         self.frame_size = tuple(read_frame(self.files.frames[0]).shape[:2])
@@ -137,14 +143,18 @@ class ClipDataset(Dataset):
         self.poses, self.person_detected = self._read_poses()
         self.label3d_channels = read_label3d(self.files.label3d[0]).shape[0] if use_label3d else 0
 
-        self.first_frame, self.end_frame = _split_range(len(self.files), phase, data_ratio, clip_length)
+        try:
+            self.first_frame, self.end_frame = _split_range(len(self.files), phase, data_ratio, clip_length)
+        except ValueError as error:
+            raise DataFileError(root, str(error)) from error
         starts = list(range(self.first_frame, self.end_frame - clip_length + 1))
         if max_dataset_size is not None and max_dataset_size != float('inf'):
             starts = starts[:int(max_dataset_size)]
         self.starts = starts
 
     @classmethod
-    def from_options(cls, opt, phase, require_densepose=True, require_flow=True, clip_length=None):
+    def from_options(cls, opt, phase, require_densepose=True, require_flow=True, clip_length=None,
+                     validate=False, plates=()):
         """Build from parsed options (--dataroot, --loadSize, --clip_length unless clip_length is given,
         the working-size multiple, --flip, --data_ratio, --max_dataset_size, --use_label3d with
         --label3d_nc, and the folder overrides)."""
@@ -154,17 +164,19 @@ class ClipDataset(Dataset):
             size_multiple=opt.size_multiple, flip=opt.flip, data_ratio=opt.data_ratio,
             max_dataset_size=opt.max_dataset_size, use_label3d=opt.use_label3d,
             paths={name: getattr(opt, name) for name in PATH_OPTIONS},
-            require_densepose=require_densepose, require_flow=require_flow)
+            require_densepose=require_densepose, require_flow=require_flow, validate=validate, plates=plates)
         if dataset.use_label3d and dataset.label3d_channels != opt.label3d_nc:
-            raise ValueError(f'{dataset.files.label3d[0]}: 3D label has {dataset.label3d_channels} channels, '
-                             f'--label3d_nc is {opt.label3d_nc}')
+            raise DataFileError(dataset.files.label3d[0], f'3D label has {dataset.label3d_channels} channels, '
+                                                          f'--label3d_nc is {opt.label3d_nc}')
         return dataset
 
     # -- construction ---------------------------------------------------------------------------
     def _folder(self, kind, paths):
         return os.path.normpath(paths.get(_KIND_OPTION[kind]) or os.path.join(self.root, DEFAULT_FOLDERS[kind]))
 
-    def _check_files(self, paths, require_densepose):
+    def _check_files(self, paths, require_densepose, validate, plates):
+        """Raise one DataFileError listing the missing files and folders and, with validate, every
+        problem data.preflight finds in the files this dataset reads."""
         files = self.files
         required = ['pose', 'mask'] + (['flow', 'flow_inv'] if self.load_flow else [])
         if require_densepose or files.iuv is not None:
@@ -177,10 +189,12 @@ class ClipDataset(Dataset):
         for kind in required if files.frames else ():     # without frames nothing else was indexed
             if getattr(files, kind) is None and not any(p.startswith(self._folder(kind, paths)) for p in problems):
                 problems.append(f'{self._folder(kind, paths)}: {DEFAULT_FOLDERS[kind]} folder not found')
+        if validate:
+            problems += file_problems(files, required, plates)
         if problems:
             raise DataFileError(
                 self.root,
-                f'dataset is incomplete ({len(problems)} problem{"s" if len(problems) > 1 else ""}):\n'
+                f'dataset has {len(problems)} problem{"s" if len(problems) > 1 else ""}:\n'
                 f'{_listing(problems)}\nRun `python -m data.check {self.root}` for a full report.')
         for note in files.notes:        # a repeated warning is shown once: once per process for both splits
             if not any(_within(note.split(': ', 1)[0], f) for f in unused):
@@ -264,7 +278,7 @@ class ClipDataset(Dataset):
 
     def _load_flow(self, path, flipped):
         """One .flo at the working size (vectors scaled), mirrored if flipped: float32 [2, H, W]."""
-        flow = resize_flow(read_flo(path), *self.working_size)
+        flow = resize_flow(self._same_size(read_flo(path), path, 'flow'), *self.working_size)
         if flipped:
             flow = flip_flow(flow)
         return torch.from_numpy(np.ascontiguousarray(flow.transpose(2, 0, 1)))
@@ -277,7 +291,7 @@ class ClipDataset(Dataset):
         try:
             plate = read_frame(self.files.bg)
         except DataFileError as error:
-            raise DataFileError(error.path, f'{error.problem} (background plate; pass --bg_path)') from error
+            raise DataFileError(error.path, f'{error.problem} ({PLATE_HINTS["bg"]})') from error
         return to_unit_range(resize_image(plate, height, width))
 
     def load_texture(self):
@@ -285,6 +299,5 @@ class ClipDataset(Dataset):
         try:
             atlas = read_frame(self.files.texture)
         except DataFileError as error:
-            raise DataFileError(error.path, f'{error.problem} (texture atlas; make it with unfold_texture.py '
-                                            'or pass --texture_path)') from error
+            raise DataFileError(error.path, f'{error.problem} ({PLATE_HINTS["texture"]})') from error
         return atlas_to_tensor(atlas)

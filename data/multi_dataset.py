@@ -5,6 +5,7 @@ import os
 import re
 
 from data.clip_dataset import ClipDataset
+from data.readers import DataFileError
 
 POOLED = 'all'      # the name of the metrics pooled over every dataset (never a dataset's name)
 
@@ -18,14 +19,23 @@ def dataset_names(roots):
     return names
 
 
-def load_datasets(opt, phase):
-    """One ClipDataset of single frames per --dataroot entry."""
-    datasets = []
+def load_datasets(opt, phase, validate=False):
+    """One ClipDataset of single frames per --dataroot entry; with validate, every file they read is checked
+    first (data.preflight) and the problems of all datasets are raised together."""
+    datasets, failures = [], []
     for root in opt.dataroots:
         one = copy.copy(opt)
         one.dataroot = root
-        datasets.append(ClipDataset.from_options(one, phase, require_densepose=True, require_flow=False,
-                                                 clip_length=1))
+        try:
+            datasets.append(ClipDataset.from_options(one, phase, require_densepose=True, require_flow=False,
+                                                     clip_length=1, validate=validate))
+        except DataFileError as error:
+            failures.append(error)
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise DataFileError(','.join(opt.dataroots), f'{len(failures)} datasets have problems:\n'
+                            + '\n'.join(str(error) for error in failures))
     return datasets
 
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
-from util.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from util.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
 from util.cpu_runtime import bf16_warning, tune_cpu_runtime
 from util.distributed import all_ranks_true, is_distributed
 
@@ -150,8 +150,12 @@ class BaseModel:
         state = load_checkpoint(path, map_location=self.device)
         for name, net in self.networks().items():
             if name not in state['networks']:
-                raise RuntimeError(f'{path}: has no weights for network "{name}"')
-            net.load_state_dict(state['networks'][name])
+                raise CheckpointError(f'{path}: has no weights for network "{name}"')
+            try:
+                net.load_state_dict(state['networks'][name])
+            except RuntimeError as error:       # shapes or names differ: other architecture flags
+                raise CheckpointError(f'{path}: network "{name}" was saved with other architecture flags than '
+                                      f'these ({error})') from error
         if with_optimizers:
             for name, optimizer in self.optimizers.items():
                 if name in state.get('optimizers', {}):

@@ -34,6 +34,7 @@ class Pose2ImageGenerator(nn.Module):
 class Pose2ImageModel(VideoGANModel):
     network_names = ('generator',)
     reads_densepose = False      # used when the dataset has it, not required
+    reads_plates = ()
     loss_defaults = {'l1': 10.0, 'vgg': 10.0, 'temporal': 5.0, 'gan': 1.0, 'feat': 10.0, 'gan_temporal': 1.0}
     batch_keys = ('pose', 'image', 'flow', 'flow_inv')
 

@@ -15,7 +15,7 @@ from models.networks.generators import DetailGenerator, UVGenerator
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
 from models.video_gan import VideoGANModel, pose_channels, unpack_clips
 from util.atlas import tensor_to_atlas
-from util.checkpoint import checkpoint_path, load_checkpoint
+from util.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
 from util.image import (part_map_to_image, part_probs_to_image, save_image, select_part_uv, tensor_to_image,
                         uv_to_images)
 
@@ -67,6 +67,7 @@ class RenderGenerator(nn.Module):
 class RenderModel(VideoGANModel):
     network_names = ('trans', 'texture', 'd2g', 'background')
     reads_densepose = True
+    reads_plates = ('bg', 'texture')      # bg.jpg and texture.jpg initialise the background and the texture
     # l2_person and vgg_raw (the full stage's L2 on the predicted person, VGG on the raw render) are terms of
     # the original research code, off by default: train_start/published.flags turns them on
     loss_defaults = {'l2_raw': 10.0, 'vgg': 10.0, 'vgg_raw': 0.0, 'uv': 10.0, 'part': 1.0, 'mask': 0.5,
@@ -126,7 +127,7 @@ class RenderModel(VideoGANModel):
         path = checkpoint_path(run_dir, label)
         state = load_checkpoint(path, map_location=self.device)
         if 'trans' not in state.get('networks', {}):
-            raise RuntimeError(f'{path}: holds no UV generator ("trans") weights')
+            raise CheckpointError(f'{path}: holds no UV generator ("trans") weights')
         self.trans.load_state_dict(state['networks']['trans'])
 
     def generate(self, network, pose):

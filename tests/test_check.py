@@ -86,6 +86,12 @@ def _damage_corrupt_jpg(files):
     return files.frames[3], 'decode'
 
 
+def _damage_truncated_jpg(files):
+    with open(files.frames[5], 'r+b') as handle:
+        handle.truncate(os.path.getsize(files.frames[5]) // 2)      # OpenCV decodes it, grey where cut
+    return files.frames[5], 'truncated'
+
+
 def _damage_no_person(files):
     for path in files.pose:
         write_openpose(path, [])
@@ -139,7 +145,7 @@ def test_cli_lists_every_problem_and_fails(dataset, tmp_path):
     culprits = [_damage_missing_iuv(files)[0], _damage_bad_magic(files)[0], _damage_corrupt_jpg(files)[0],
                 _damage_frame_size(files)[0]]
     result = _run_cli(copy, '--quiet')
-    assert result.returncode != 0
+    assert result.returncode == 2
     for culprit in culprits:
         assert culprit in result.stdout, f'{culprit} missing from:\n{result.stdout}'
     assert f'{len(culprits)} problems' in result.stdout

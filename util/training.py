@@ -1,12 +1,16 @@
 """The training skeleton shared by train.py and pretrainTrans.py: the epochs from the resume point,
 the steps with the non-finite-loss guard, progress bar, loss log, page updates, latest and numbered
-saves, and the rank sync check."""
+saves, the rank sync check, and a clean stop when a file goes bad mid-run."""
+import contextlib
+import os
 import time
 import warnings
 
 from tqdm import tqdm
 
+from util.checkpoint import checkpoint_path
 from util.distributed import average_scalars, barrier, max_rank_difference
+from util.errors import UserError, user_message
 from util.visualizer import format_losses
 
 
@@ -62,6 +66,21 @@ class TrainingLoop:
                 self.visualizer.display(self.model.visuals(), epoch, self.iteration)
             if self.iteration % opt.save_latest_freq == 0:
                 self.save('latest', epoch, epoch_iter)
+
+    @contextlib.contextmanager
+    def stop_cleanly(self):
+        """A user error in the block (a file damaged after the pre-flight check, met by the loader) ends the
+        run with its message and where to resume; saved checkpoints are whole (they are written atomically)."""
+        try:
+            yield
+        except Exception as error:
+            message = user_message(error)
+            if message is None:
+                raise
+            latest = checkpoint_path(self.model.run_dir, 'latest')
+            resume = (f'{latest} is intact: fix the file and resume with --continue_train'
+                      if os.path.isfile(latest) else 'no checkpoint was saved yet')
+            raise UserError(f'{message}\ntraining stopped at iteration {self.iteration}; {resume}') from error
 
     def end_epoch(self, epoch):
         """Latest checkpoint, and a numbered one every save_epoch_freq epochs and at the end."""

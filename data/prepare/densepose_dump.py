@@ -28,6 +28,7 @@ from data.layout import list_images
 from data.prepare.errors import PrepareError
 from data.readers import DataFileError, read_frame, write_iuv
 from util.densepose import NUM_PARTS
+from util.errors import run_main
 
 
 @dataclasses.dataclass
@@ -188,4 +189,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)
