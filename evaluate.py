@@ -35,8 +35,9 @@ resized as above: every image metric is on 0..255 images. The oracle is compared
 
 Metrics (per frame, then the mean over frames; definitions in evaluation/metrics.py)
 ------------------------------------------------------------------------------
-psnr, ssim                  whole frame; ssim Gaussian 11x11, sigma 1.5, channels averaged
-lpips                       with --lpips_weights FILE (AlexNet/VGG16 LPIPS); else "unavailable"
+psnr, ssim                  whole frame (scikit-image); ssim Gaussian 11x11, sigma 1.5, channels averaged
+lpips                       the lpips package (v0.1 heads) on AlexNet/VGG16 ImageNet weights from the torch hub
+                            cache or --lpips_weights FILE; else "unavailable"
 psnr_person                 inside the dataset's person mask
 psnr_background             outside it
 psnr_dynamic                inside gt/dynamic (synthetic: skirt and pose-dependent shading)

@@ -15,14 +15,15 @@ POOLED = {'part_acc': 'pixels', 'part_acc_person': 'person_pixels', 'uv_error': 
 
 
 def open_lpips(weights, device):
-    """(LPIPS metric or None, a line saying which weights or why it is unavailable)."""
+    """(LPIPS metric or None, a line saying which backbone file or why it is unavailable); weights: the
+    --lpips_weights file or None (the torch hub cache)."""
     try:
         lpips = LPIPS(weights, device=device)
     except LPIPSUnavailable as error:
         status = f'unavailable: {error}'
         print(f'LPIPS {status}', file=sys.stderr)
         return None, status
-    return lpips, f'{lpips.kind} ({weights})'
+    return lpips, f'{lpips.kind} ({lpips.source})'
 
 
 def _unit(image_uint8):

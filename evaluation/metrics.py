@@ -14,12 +14,14 @@ Conventions
 Definitions
 -----------
 PSNR        10 log10(data_range^2 / MSE), MSE over the region's pixels and all channels; identical
-            images give +inf.
+            images give +inf (skimage.metrics.peak_signal_noise_ratio on the region's pixels).
 SSIM        Wang et al. 2004 with an 11 x 11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03,
-            statistics in float64, the map over the positions where the whole window fits in the image
-            (no padding), averaged over those positions (inside ``mask`` if given) and over channels.
-            Images smaller than 11 pixels use the largest odd window that fits (sigma scaled alike).
-            Identical images give exactly 1.
+            population covariances, statistics in float64, the map over the positions where the whole
+            window fits in the image (no padding), averaged over those positions (inside ``mask`` if
+            given) and over channels: skimage.metrics.structural_similarity with gaussian_weights,
+            use_sample_covariance=False and the map cropped by the window's radius. Images smaller than
+            11 pixels use the largest odd window that fits (sigma scaled alike). Identical images give
+            exactly 1.
 Warping error
             For each t >= 1: the previous frame warped onto frame t with the backward flow
             flow_inv[t-1] (t -> t-1 on t's grid; util.flow.warp), compared where the flow pair is
@@ -37,13 +39,13 @@ UV error    mean of |dU| and |dV| in [0, 1] units over the true person pixels, t
             mistakes; the same definition as models/trans_model.py's uv_error).
 LPIPS       Zhang et al. 2018 ("learned perceptual image patch similarity"): see ``LPIPS``.
 """
-import math
+import os
+import warnings
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from scipy.ndimage import convolve1d
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from util.flow import consistency_mask, warp
 
@@ -80,79 +82,43 @@ def _region(mask, shape, what):
     return mask
 
 
-def mse(a, b, mask=None):
-    """Mean squared difference over the region (all channels), in the images' units; NaN for an
-    empty region."""
-    a, b, _ = _pair(a, b, 1.0, 'mse')
-    region = _region(mask, a.shape[:2], 'mse')
-    diff = (a - b) ** 2
-    if region is not None:
-        if not region.any():
-            return float('nan')
-        diff = diff[region]
-    return float(diff.mean())
-
-
 def psnr(a, b, mask=None, data_range=None):
-    """Peak signal-to-noise ratio in dB of two images (see the module docstring).
+    """Peak signal-to-noise ratio in dB of two images (scikit-image's; see the module docstring).
 
     a, b: [H, W] or [H, W, C]; mask: optional bool [H, W] region (e.g. the person);
     data_range: value span (default 255 for uint8). Identical -> inf; empty region -> NaN.
     """
-    _, _, data_range = _pair(a, b, data_range, 'psnr')
-    return psnr_from_mse(mse(a, b, mask), data_range)
-
-
-def psnr_from_mse(error, data_range=255.0):
-    """PSNR of a mean squared error (inf for 0, NaN for NaN)."""
-    if not np.isfinite(error):
-        return float('nan')
-    return float('inf') if error == 0 else 10.0 * math.log10(data_range ** 2 / error)
-
-
-def gaussian_window(size=SSIM_WINDOW, sigma=SSIM_SIGMA):
-    """Normalised 1-D Gaussian of `size` taps (float64)."""
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    g = np.exp(-x * x / (2.0 * sigma * sigma))
-    return g / g.sum()
-
-
-def ssim_map(a, b, data_range=None):
-    """Per-position SSIM [H - w + 1, W - w + 1, C] (w = window size, see ``ssim``)."""
-    a, b, data_range = _pair(a, b, data_range, 'ssim')
-    size = min(SSIM_WINDOW, a.shape[0], a.shape[1])
-    size -= 1 - size % 2                      # odd
-    window = gaussian_window(size, SSIM_SIGMA * size / SSIM_WINDOW)
-    r = size // 2
-
-    def blur(x):
-        x = convolve1d(convolve1d(x, window, axis=0, mode='nearest'), window, axis=1, mode='nearest')
-        return x[r:x.shape[0] - r, r:x.shape[1] - r]       # only where the window lies inside
-
-    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a * mu_a
-    var_b = blur(b * b) - mu_b * mu_b
-    cov = blur(a * b) - mu_a * mu_b
-    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2))
+    a, b, data_range = _pair(a, b, data_range, 'psnr')
+    region = _region(mask, a.shape[:2], 'psnr')
+    if region is not None:
+        if not region.any():
+            return float('nan')
+        a, b = a[region], b[region]                 # [pixels, C]: the MSE over the region only
+    with np.errstate(divide='ignore'):             # MSE 0: data_range^2 / 0 = inf, as documented
+        return float(peak_signal_noise_ratio(a, b, data_range=data_range))
 
 
 def ssim(a, b, mask=None, data_range=None):
-    """Structural similarity (Gaussian window, channels averaged; see the module docstring).
+    """Structural similarity (scikit-image's, set to Wang et al. 2004; see the module docstring).
 
     mask: optional bool [H, W]: average the SSIM map over the window centres inside it.
     Identical images -> 1.0; an empty region -> NaN.
     """
-    values = ssim_map(a, b, data_range)
-    region = _region(mask, np.asarray(a).shape[:2], 'ssim')
-    if region is not None:
-        r_h = (region.shape[0] - values.shape[0]) // 2
-        r_w = (region.shape[1] - values.shape[1]) // 2
-        region = region[r_h:r_h + values.shape[0], r_w:r_w + values.shape[1]]
-        if not region.any():
-            return float('nan')
-        values = values[region]
-    return float(values.mean())
+    a, b, data_range = _pair(a, b, data_range, 'ssim')
+    region = _region(mask, a.shape[:2], 'ssim')
+    size = min(SSIM_WINDOW, a.shape[0], a.shape[1])
+    size -= 1 - size % 2                      # odd
+    mean, values = structural_similarity(
+        a, b, data_range=data_range, channel_axis=2, gaussian_weights=True, sigma=SSIM_SIGMA * size / SSIM_WINDOW,
+        win_size=size, use_sample_covariance=False, K1=SSIM_K1, K2=SSIM_K2, full=True)
+    if region is None:
+        return float(mean)
+    r = size // 2                             # the map counts where the whole window lies inside
+    values, region = values[r:values.shape[0] - r, r:values.shape[1] - r], region[r:region.shape[0] - r,
+                                                                                   r:region.shape[1] - r]
+    if not region.any():
+        return float('nan')
+    return float(values[region].mean())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,102 +215,84 @@ def uv_errors(uv48_pred, uv_true, parts_true, valid=None):
 # ---------------------------------------------------------------------------------------------
 # LPIPS
 # ---------------------------------------------------------------------------------------------
-# Backbone layers whose ReLU outputs LPIPS compares: (end index into torchvision's features, channels)
-LPIPS_TAPS = {
-    'alex': ((2, 64), (5, 192), (8, 384), (10, 256), (12, 256)),            # relu1 .. relu5
-    'vgg': ((4, 64), (9, 128), (16, 256), (23, 512), (30, 512)),            # relu1_2, 2_2, 3_3, 4_3, 5_3
-}
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-LPIPS_HELP = (
-    'LPIPS needs one weights file (--lpips_weights FILE): a torch.save\'d state dict holding the backbone '
-    '(torchvision alexnet or vgg16 keys "features.<i>.weight/bias") and the five linear heads '
-    '("lin<k>.weight" [1, C, 1, 1], k = 0..4; the LPIPS v0.1 release names them "lin<k>.model.1.weight"). '
-    'Build it from files you have with `python -m evaluation.metrics lpips_weights --backbone alexnet.pth '
-    '--heads alex.pth --out lpips_alex.pth`; without it LPIPS is reported as unavailable.')
+# The torchvision ImageNet backbones LPIPS runs on, by the name of their file in the torch hub cache
+LPIPS_BACKBONES = {'alex': 'alexnet-owt-7be5be79.pth', 'vgg': 'vgg16-397923af.pth'}
+
+
+def lpips_help():
+    checkpoints = os.path.join(torch.hub.get_dir(), 'checkpoints')
+    return (f'LPIPS needs the ImageNet weights of its backbone: put torchvision\'s {LPIPS_BACKBONES["alex"]} '
+            f'(AlexNet) or {LPIPS_BACKBONES["vgg"]} (VGG16) in {checkpoints}/ (the torch hub cache), or pass '
+            '--lpips_weights FILE (a torchvision alexnet or vgg16 state dict, full or its "features.<i>" keys only); '
+            'the linear heads ship with the lpips package. Without them LPIPS is reported as unavailable.')
 
 
 class LPIPSUnavailable(RuntimeError):
-    """LPIPS cannot be computed: no weights file, or one that cannot be read or does not fit."""
+    """LPIPS cannot be computed: no backbone weights, or a file that cannot be read or does not fit."""
 
 
-def _backbone(kind):
-    import torchvision
-    with torch.device('meta'):
-        model = torchvision.models.alexnet(weights=None) if kind == 'alex' else torchvision.models.vgg16(weights=None)
-    return model.features[:LPIPS_TAPS[kind][-1][0]]
+def lpips_backbone_file(weights_path=None):
+    """The backbone weights LPIPS loads: weights_path if given, else the AlexNet (then VGG16) file in the torch
+    hub cache; raises LPIPSUnavailable when there is none. Nothing is downloaded."""
+    if weights_path:
+        return weights_path
+    checkpoints = os.path.join(torch.hub.get_dir(), 'checkpoints')
+    for name in LPIPS_BACKBONES.values():
+        if os.path.isfile(os.path.join(checkpoints, name)):
+            return os.path.join(checkpoints, name)
+    raise LPIPSUnavailable(f'no LPIPS backbone weights: no --lpips_weights FILE and none of '
+                           f'{", ".join(LPIPS_BACKBONES.values())} in {checkpoints}. {lpips_help()}')
 
 
-def combine_lpips_weights(backbone_state, heads_state):
-    """One LPIPS state dict from a torchvision backbone state dict (full or features only) and a head
-    state dict ('lin<k>.weight' or 'lin<k>.model.1.weight')."""
-    state = {}
-    for key, value in backbone_state.items():
-        if key.startswith('features.'):
-            state[key] = value
-        elif key.split('.')[0].isdigit():
-            state['features.' + key] = value
-    for key, value in heads_state.items():
-        name = key.split('.')[0]
-        if name.startswith('lin') and key.endswith('weight'):
-            state[f'{name}.weight'] = value
-    return state
+def _features(state, path):
+    """torchvision features keys ('0.weight', ...) from a full, features-only or bare state dict."""
+    if not isinstance(state, dict):
+        raise LPIPSUnavailable(f'{path}: holds a {type(state).__name__}, not a state dict. {lpips_help()}')
+    if any(key.startswith('features.') for key in state):
+        state = {key[len('features.'):]: value for key, value in state.items() if key.startswith('features.')}
+    return {key: value for key, value in state.items() if key.split('.')[0].isdigit()}
 
 
 class LPIPS(nn.Module):
-    """Learned perceptual distance (Zhang et al. 2018) on a torchvision AlexNet or VGG16 backbone.
+    """Learned perceptual distance (Zhang et al. 2018), the ``lpips`` package's v0.1 model on a torchvision
+    AlexNet or VGG16 backbone.
 
     forward(a, b): images [N, 3, H, W] in [-1, 1] -> distances [N] (0 for identical images).
-    For each of five ReLU layers l (LPIPS_TAPS) the features are normalised to unit length over
-    channels at every position, their squared difference is weighted per channel by the layer's
-    non-negative linear head w_l (a 1 x 1 convolution without bias) and averaged over positions:
-        d(a, b) = sum_l mean_{h,w} sum_c w_{l,c} (f_l(a) / |f_l(a)| - f_l(b) / |f_l(b)|)^2_{c,h,w}
-    Inputs are normalised with the ImageNet mean and std first. The backbone kind is read from the
-    file (the first convolution's kernel: 11 x 11 AlexNet, 3 x 3 VGG16).
-
-    weights_path: the one file everything is loaded from (see LPIPS_HELP); there is no download and
-    no default. Raises LPIPSUnavailable with what is wrong and what to do.
+    The linear heads are the package's own (its weights/v0.1 files); the backbone's ImageNet weights come
+    from weights_path or the torch hub cache (lpips_backbone_file), never from the network. The backbone
+    kind is read from the file (the first convolution's kernel: 11 x 11 AlexNet, 3 x 3 VGG16).
+    Raises LPIPSUnavailable with what is wrong and what to do. ``source`` names the backbone file.
     """
 
-    def __init__(self, weights_path, device='cpu'):
+    def __init__(self, weights_path=None, device='cpu'):
         super().__init__()
-        if not weights_path:
-            raise LPIPSUnavailable(f'no LPIPS weights file given. {LPIPS_HELP}')
+        self.source = lpips_backbone_file(weights_path)
         try:
-            state = torch.load(weights_path, map_location='cpu', weights_only=True)
+            state = torch.load(self.source, map_location='cpu', weights_only=True)
         except Exception as error:      # missing, unreadable, not a torch file
-            raise LPIPSUnavailable(f'{weights_path}: cannot load LPIPS weights ({type(error).__name__}: '
-                                   f'{error}). {LPIPS_HELP}') from error
-        if not isinstance(state, dict):
-            raise LPIPSUnavailable(f'{weights_path}: holds a {type(state).__name__}, not a state dict. {LPIPS_HELP}')
-        state = combine_lpips_weights(state, state)
-        first = state.get('features.0.weight')
+            raise LPIPSUnavailable(f'{self.source}: cannot load LPIPS backbone weights ({type(error).__name__}: '
+                                   f'{error}). {lpips_help()}') from error
+        features = _features(state, self.source)
+        first = features.get('0.weight')
         if first is None or first.dim() != 4 or first.shape[-1] not in (11, 3):
-            raise LPIPSUnavailable(f'{weights_path}: no AlexNet / VGG16 backbone ("features.0.weight" '
-                                   f'{None if first is None else list(first.shape)}). {LPIPS_HELP}')
+            raise LPIPSUnavailable(f'{self.source}: no AlexNet / VGG16 backbone ("features.0.weight" '
+                                   f'{None if first is None else list(first.shape)}). {lpips_help()}')
         self.kind = 'alex' if first.shape[-1] == 11 else 'vgg'
-        features = _backbone(self.kind)
-        backbone = {k[len('features.'):]: v.float() for k, v in state.items() if k.startswith('features.')
-                    and int(k.split('.')[1]) < LPIPS_TAPS[self.kind][-1][0]}
-        heads = []
-        for k, (_, channels) in enumerate(LPIPS_TAPS[self.kind]):
-            weight = state.get(f'lin{k}.weight')
-            if weight is None or weight.numel() != channels:
-                raise LPIPSUnavailable(f'{weights_path}: linear head lin{k} must hold {channels} weights for '
-                                       f'{self.kind}, found {None if weight is None else list(weight.shape)}. '
-                                       f'{LPIPS_HELP}')
-            heads.append(weight.float().reshape(1, channels, 1, 1))
+        import lpips
+        with warnings.catch_warnings():     # lpips builds the random backbone with torchvision's old flags
+            warnings.filterwarnings('ignore', category=UserWarning, module='torchvision')
+            self.model = lpips.LPIPS(net=self.kind, pretrained=True, pnet_rand=True, verbose=False)
+        # lpips names the backbone's layers slice<k>.<index in torchvision's features>.weight / .bias
+        wanted = self.model.net.state_dict()
+        missing = [key for key in wanted if key.split('.', 1)[1] not in features]
+        if missing:
+            raise LPIPSUnavailable(f'{self.source}: the {self.kind} backbone lacks features.'
+                                   f'{missing[0].split(".", 1)[1]} ({len(missing)} tensors missing). {lpips_help()}')
         try:
-            features.load_state_dict(backbone, strict=True, assign=True)
+            self.model.net.load_state_dict({key: features[key.split('.', 1)[1]].float() for key in wanted})
         except RuntimeError as error:
-            raise LPIPSUnavailable(f'{weights_path}: backbone does not match torchvision {self.kind}: {error}. '
-                                   f'{LPIPS_HELP}') from error
-        starts = (0,) + tuple(end for end, _ in LPIPS_TAPS[self.kind][:-1])
-        self.slices = nn.ModuleList(features[a:end] for a, (end, _) in zip(starts, LPIPS_TAPS[self.kind]))
-        self.heads = nn.ParameterList(nn.Parameter(h, requires_grad=False) for h in heads)
-        mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
-        # [-1, 1] input: (x + 1) / 2 normalised by ImageNet statistics = (x - (2 mean - 1)) / (2 std)
-        self.register_buffer('shift', (2 * mean - 1).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('scale', (2 * std).view(1, 3, 1, 1), persistent=False)
+            raise LPIPSUnavailable(f'{self.source}: backbone does not match torchvision {self.kind}: {error}. '
+                                   f'{lpips_help()}') from error
         self.requires_grad_(False)
         self.eval()
         self.to(device)
@@ -352,39 +300,9 @@ class LPIPS(nn.Module):
     def train(self, mode=True):
         return super().train(False)
 
-    @staticmethod
-    def _unit(x, eps=1e-10):
-        return x / (x.square().sum(1, keepdim=True).sqrt() + eps)
-
     @torch.no_grad()
     def forward(self, a, b):
         if a.shape != b.shape or a.dim() != 4 or a.shape[1] != 3:
             raise ValueError(f'LPIPS: need two [N, 3, H, W] images, got {list(a.shape)} and {list(b.shape)}')
-        device = self.shift.device
-        x = (a.to(device).float() - self.shift) / self.scale
-        y = (b.to(device).float() - self.shift) / self.scale
-        total = torch.zeros(a.shape[0], device=device)
-        for block, head in zip(self.slices, self.heads):
-            x, y = block(x), block(y)
-            total = total + F.conv2d((self._unit(x) - self._unit(y)).square(), head).mean((1, 2, 3))
-        return total
-
-
-def _main(argv=None):
-    import argparse
-    parser = argparse.ArgumentParser(description='Build the one-file LPIPS weights evaluate.py reads.')
-    sub = parser.add_subparsers(dest='command', required=True)
-    build = sub.add_parser('lpips_weights', help='combine a torchvision backbone and LPIPS linear heads')
-    build.add_argument('--backbone', required=True, help='torchvision alexnet or vgg16 state dict (.pth)')
-    build.add_argument('--heads', required=True, help='LPIPS linear heads (.pth: lin0..lin4)')
-    build.add_argument('--out', required=True)
-    args = parser.parse_args(argv)
-    state = combine_lpips_weights(torch.load(args.backbone, map_location='cpu', weights_only=True),
-                                  torch.load(args.heads, map_location='cpu', weights_only=True))
-    torch.save(state, args.out)
-    LPIPS(args.out)                        # check that it loads
-    print(f'{args.out}: LPIPS weights ({len(state)} tensors) written and checked')
-
-
-if __name__ == '__main__':
-    _main()
+        device = self.model.scaling_layer.shift.device
+        return self.model(a.to(device).float(), b.to(device).float()).flatten()

@@ -10,6 +10,7 @@ from data.driving import DrivingSequence, HeldOutFrames
 from evaluation.metrics import psnr
 from inference.background import check_compositing, load_new_background
 from inference.output_folder import prepare_folder, result_folder
+from inference.output_format import output_format, resize_output
 from inference.page import write_page
 from inference.summary import write_summary
 from models.loading import load_model
@@ -19,14 +20,16 @@ from util.image import save_image, tensor_to_image
 from util.video import VideoWriter
 
 
-def render(model, source, folder, opt, background=None):
-    """Batched inference over the source's frames; writes frames, both videos and returns the page rows."""
+def render(model, source, folder, opt, fmt, background=None):
+    """Batched inference over the source's frames; writes frames, both videos (in the OutputFormat fmt)
+    and returns the page rows."""
     digits = max(5, len(str(len(source))))
     page_frames = set(np.linspace(0, len(source) - 1, min(len(source), opt.html_frames)).round().astype(int)
                       .tolist()) if opt.html_frames else set()
     rows = []
-    with VideoWriter(os.path.join(folder, 'video.mp4'), opt.fps) as video, \
-            VideoWriter(os.path.join(folder, 'side_by_side.mp4'), opt.fps) as side:
+    videos = {'fps': fmt.fps, 'audio': fmt.audio, 'audio_offset': fmt.audio_offset}
+    with VideoWriter(os.path.join(folder, 'video.mp4'), **videos) as video, \
+            VideoWriter(os.path.join(folder, 'side_by_side.mp4'), **videos) as side:
         bar = tqdm(total=len(source), desc=f'{opt.phase} {opt.name}', unit='frame', dynamic_ncols=True)
         for begin in range(0, len(source), opt.batch_size):
             indices = list(range(begin, min(begin + opt.batch_size, len(source))))
@@ -38,15 +41,17 @@ def render(model, source, folder, opt, background=None):
                 output = composite(result['person'].float(), background, result['bg_prob'].float())
             for k, i in enumerate(indices):
                 image = tensor_to_image(output[k])
+                shown = resize_output(image, fmt.size)
                 name = f'frame{i + 1:0{digits}d}'
-                save_image(os.path.join(folder, 'frames', name + '.png'), image)
+                save_image(os.path.join(folder, 'frames', name + '.png'), shown)
                 if opt.save_mask:
                     alpha = np.round(255 * (1 - result['bg_prob'][k, 0].float().clamp(0, 1)).cpu().numpy())
-                    save_image(os.path.join(folder, 'mask', name + '.png'), alpha.astype(np.uint8))
-                video.write(image)
-                side.write(np.concatenate(panels[k] + [image], axis=1))
+                    save_image(os.path.join(folder, 'mask', name + '.png'),
+                               resize_output(alpha.astype(np.uint8), fmt.size))
+                video.write(shown)
+                side.write(np.concatenate([resize_output(p, fmt.size) for p in panels[k]] + [shown], axis=1))
                 if isinstance(source, HeldOutFrames):
-                    source.psnr.append(psnr(image, panels[k][0]))
+                    source.psnr.append(psnr(image, panels[k][0]))          # at the working size
                 if i in page_frames:
                     paths = []
                     for panel_name, panel in zip(source.panel_names, panels[k]):
@@ -59,7 +64,7 @@ def render(model, source, folder, opt, background=None):
 
 
 def drive(opt):
-    """Everything test.py does for parsed TestOptions: (results folder, page path, frames, working size)."""
+    """Everything test.py does for parsed TestOptions: (results folder, page path, frames, OutputFormat)."""
     model, train_opt, working = load_model(os.path.join(opt.checkpoints_dir, opt.name), opt.which_epoch, opt.device,
                                            opt.amp, {name: getattr(opt, name) for name in ('dataroot',) + DATASET_PATHS})
     for name in ignored_training_flags(opt, vars(train_opt)):
@@ -68,13 +73,14 @@ def drive(opt):
     check_compositing(opt, model)
     folder = result_folder(opt, train_opt)
     source = DrivingSequence(opt, train_opt, working) if opt.phase == 'test' else HeldOutFrames(opt, train_opt, working)
+    fmt = output_format(opt, working, source)
     prepare_folder(folder, opt)
     save_test_options(opt, folder)
     background = None
     if opt.bg_path:
         background, background_image = load_new_background(opt.bg_path, working, opt.device)
         save_image(os.path.join(folder, 'images', 'background.png'), background_image)
-    rows = render(model, source, folder, opt, background)
-    summary = write_summary(folder, opt, source, working)
+    rows = render(model, source, folder, opt, fmt, background)
+    summary = write_summary(folder, opt, source, working, fmt)
     page = write_page(folder, opt, source, rows, summary)
-    return folder, page, len(source), working
+    return folder, page, len(source), fmt

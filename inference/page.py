@@ -11,7 +11,9 @@ def write_page(folder, opt, source, rows, summary):
     page = HTML(folder, f'{opt.name}: {opt.phase}, checkpoint {opt.which_epoch}')
     page.doc.add(tags.p(tags.a('video.mp4', href='video.mp4'), ' | ',
                         tags.a('side_by_side.mp4', href='side_by_side.mp4'),
-                        f' ({len(source)} frames, {opt.fps:g} fps)'))
+                        f' ({len(source)} frames, {summary["fps"]:g} fps'
+                        + (f', audio of {summary["driving_video"]["path"]}' if summary.get('driving_video', {})
+                           .get('audio') else '') + ')'))
     if 'alignment' in summary:
         info = summary['alignment']
         page.add_header(f'alignment: {info["mode"]}' + (f', scale {info["scale"]}, dx {info["dx"]}, dy {info["dy"]}'

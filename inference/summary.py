@@ -11,9 +11,10 @@ from util.io import write_atomic
 from util.output import json_safe
 
 
-def write_summary(folder, opt, source, working):
-    """Write folder/summary.json; returns the summary (numbers as computed, inf included)."""
+def write_summary(folder, opt, source, working, output):
+    """Write folder/summary.json; returns the summary (numbers as computed, inf included). working: (H, W);
+    output: the run's OutputFormat (output size, fps, driving video)."""
     summary = {'phase': opt.phase, 'checkpoint': opt.which_epoch, 'frames': len(source),
-               'working_size': list(working), **source.summary()}
+               'working_size': list(working), **output.summary(), **source.summary()}
     write_atomic(os.path.join(folder, 'summary.json'), json.dumps(json_safe(summary), indent=1, allow_nan=False))
     return summary

@@ -72,8 +72,9 @@ class EvalOptions:
                          help='writes results_dir/name/eval_<phase>_<which_epoch>[_<dataset>]/ '
                               '(results_dir/oracle/eval_<phase>_<dataset>/ with --oracle)')
         out.add_argument('--lpips_weights', default=None,
-                         help='one LPIPS weights file (backbone + linear heads; see evaluation/metrics.py); without '
-                              'it LPIPS is reported as unavailable')
+                         help='LPIPS backbone weights: a torchvision alexnet or vgg16 state dict (default: '
+                              'alexnet-owt-7be5be79.pth or vgg16-397923af.pth in the torch hub cache; the linear '
+                              'heads ship with the lpips package); without either LPIPS is reported as unavailable')
         out.add_argument('--show_frames', type=int, default=3, help='best and worst frames shown on the page')
         out.add_argument('--save_frames', action='store_true',
                          help='also write every output, as compared (ground-truth geometry), to frames/')

@@ -72,7 +72,19 @@ class TestOptions(BaseOptions):
         test.add_argument('--start', type=int, default=0, help='first driving frame (0-based)')
         test.add_argument('--how_many', type=int, default=None, help='render at most this many frames')
         test.add_argument('--batch_size', type=int, default=4, help='frames per forward pass')
-        test.add_argument('--fps', type=float, default=25.0, help='frame rate of the mp4 videos')
+        test.add_argument('--fps', type=float, default=None,
+                          help='frame rate of the mp4 videos (default: the --driving_video\'s, else 25)')
+        test.add_argument('--driving_video', default=None,
+                          help='(phase test) the video the driving keypoints were detected in: the mp4 videos take '
+                               'its frame rate and its audio track (from --start on); the poses still come from '
+                               '--pose_path, one JSON per video frame')
+        size = test.add_mutually_exclusive_group()
+        size.add_argument('--output_size', type=int, nargs=2, metavar=('W', 'H'), default=None,
+                          help='write frames, masks and videos at W x H instead of the working size (each image '
+                               'resized, INTER_AREA down / INTER_CUBIC up; the aspect changes if W / H differs '
+                               'from the working size\'s)')
+        size.add_argument('--output_scale', type=float, default=None,
+                          help='write frames, masks and videos at this multiple of the working size (resized)')
         test.add_argument('--smooth', type=float, default=1.0,
                           help='temporal Gaussian smoothing of the driving keypoints, std in frames (0 = off)')
         test.add_argument('--max_gap', type=int, default=12,
@@ -101,8 +113,15 @@ class TestOptions(BaseOptions):
                 self.parser.error(f'--{name} must be at least {low}')
         if opt.how_many is not None and opt.how_many < 1:
             self.parser.error('--how_many must be at least 1')
-        if opt.fps <= 0 or opt.smooth < 0:
+        if (opt.fps is not None and opt.fps <= 0) or opt.smooth < 0:
             self.parser.error('--fps must be positive and --smooth not negative')
+        if opt.output_size is not None and min(opt.output_size) < 1:
+            self.parser.error('--output_size W H must be at least 1 x 1')
+        if opt.output_scale is not None and opt.output_scale <= 0:
+            self.parser.error('--output_scale must be positive')
+        if opt.driving_video and opt.phase != 'test':
+            self.parser.error('--driving_video times the driving poses of --phase test; phase val renders the '
+                              "training video's own frames")
         if opt.phase == 'test' and not opt.pose_path:
             self.parser.error('--phase test needs --pose_path (the driving OpenPose JSON folder)')
         opt.device = resolve_device(opt.gpu_ids)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from evaluation.metrics import psnr
+from inference.output_format import OutputFormat
 from inference.summary import write_summary
 from options import test_options        # the module: pytest would try to collect a class named Test*
 from options.test_options import TRAINING_FLAGS, TRAINING_ONLY
@@ -50,7 +51,7 @@ class HeldOut(list):
 
 def test_summary_json_is_valid_with_an_infinite_psnr(tmp_path):
     opt = SimpleNamespace(phase='val', which_epoch='latest')
-    summary = write_summary(str(tmp_path), opt, HeldOut([0, 1]), (64, 64))
+    summary = write_summary(str(tmp_path), opt, HeldOut([0, 1]), (64, 64), OutputFormat((128, 96), 25.0))
     assert summary['psnr'] == float('inf')                   # the page shows the number itself
 
     def strict(constant):
@@ -58,3 +59,4 @@ def test_summary_json_is_valid_with_an_infinite_psnr(tmp_path):
     stored = json.loads((tmp_path / 'summary.json').read_text(), parse_constant=strict)
     assert stored['psnr'] == 'inf' and float(stored['psnr']) == float('inf')
     assert stored['frames'] == 2 and stored['working_size'] == [64, 64]
+    assert stored['output_size'] == [128, 96] and stored['fps'] == 25.0 and 'driving_video' not in stored

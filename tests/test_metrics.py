@@ -94,6 +94,59 @@ def test_ssim_decreases_with_noise():
     assert ssim(grey, noisy) == pytest.approx(ssim(np.dstack([grey] * 3), np.dstack([noisy] * 3)))
 
 
+def direct_ssim(a, b, mask=None, size=11, sigma=1.5, data_range=255.0):
+    """Wang et al. 2004 written out: every window position that fits, Gaussian-weighted means, population
+    (co)variances, the SSIM formula, then the mean over positions (inside mask) and channels."""
+    x = np.arange(size) - size // 2
+    g = np.exp(-x ** 2 / (2 * sigma ** 2))
+    weights = np.outer(g, g) / np.outer(g, g).sum()
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    a, b = np.atleast_3d(a).astype(np.float64), np.atleast_3d(b).astype(np.float64)
+    values = []
+    for channel in range(a.shape[2]):
+        wa = np.lib.stride_tricks.sliding_window_view(a[..., channel], (size, size))      # [H', W', size, size]
+        wb = np.lib.stride_tricks.sliding_window_view(b[..., channel], (size, size))
+        mean = lambda v: (v * weights).sum((2, 3))
+        mu_a, mu_b = mean(wa), mean(wb)
+        var_a, var_b = mean(wa * wa) - mu_a ** 2, mean(wb * wb) - mu_b ** 2
+        cov = mean(wa * wb) - mu_a * mu_b
+        values.append((2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2)))
+    values = np.stack(values, -1)
+    if mask is not None:
+        r = size // 2
+        values = values[mask[r:mask.shape[0] - r, r:mask.shape[1] - r]]
+    return float(values.mean())
+
+
+def test_ssim_and_psnr_agree_with_the_direct_formulas_and_skimage():
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    clean = read_like_image()
+    noisy = np.clip(clean + np.random.default_rng(4).normal(0, 12, clean.shape), 0, 255).astype(np.uint8)
+    ramp, shifted = shifted_ramp()
+    mask = np.zeros(clean.shape[:2], bool)
+    mask[8:40, 20:60] = True
+    for a, b in ((clean, noisy), (ramp, shifted), (clean[..., 1], noisy[..., 1])):
+        value = ssim(a, b)
+        assert value < 1 and value == pytest.approx(ssim(b, a), abs=1e-12)
+        assert value == pytest.approx(direct_ssim(a, b), abs=1e-9)
+        assert value == pytest.approx(structural_similarity(
+            a, b, channel_axis=2 if a.ndim == 3 else None, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False), abs=1e-12)
+        mse = np.mean((a.astype(np.float64) - b) ** 2)
+        assert psnr(a, b) == pytest.approx(10 * math.log10(255 ** 2 / mse), abs=1e-9)
+        assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b), abs=1e-12)
+    assert ssim(clean, noisy, mask) == pytest.approx(direct_ssim(clean, noisy, mask), abs=1e-9)
+    assert ssim(clean, noisy, mask) != pytest.approx(ssim(clean, noisy), abs=1e-3)
+    # [0, 1] floats with data_range 1 are the uint8 images' numbers (SSIM scales with the range, though not
+    # under an offset: the means enter it)
+    assert ssim(clean / 255, noisy / 255, data_range=1.0) == pytest.approx(ssim(clean, noisy), abs=1e-9)
+    assert ssim(clean / 127.5 - 1, noisy / 127.5 - 1, data_range=2.0) == pytest.approx(
+        direct_ssim(clean / 127.5 - 1, noisy / 127.5 - 1, data_range=2.0), abs=1e-9)
+    # an image smaller than the window: the largest odd window that fits, sigma scaled alike
+    small, other = random_image(2, (7, 9, 3)), random_image(3, (7, 9, 3))
+    assert ssim(small, other) == pytest.approx(direct_ssim(small, other, size=7, sigma=1.5 * 7 / 11), abs=1e-9)
+
+
 def read_like_image():
     """A smooth structured test image (gradients and discs), uint8 [64, 64, 3]."""
     y, x = np.mgrid[0:64, 0:64] / 63.0
@@ -165,40 +218,58 @@ def test_part_accuracy_and_uv_error_on_known_inputs():
     assert math.isnan(uv_error(uv48, uv_true, torch.zeros_like(parts)))
 
 
-def test_lpips_without_weights_raises_a_helpful_error(tmp_path):
-    with pytest.raises(LPIPSUnavailable, match='--lpips_weights'):
+@pytest.fixture
+def empty_torch_hub(tmp_path, monkeypatch):
+    """A torch hub cache with nothing in it (TORCH_HOME in tmp_path): its checkpoints folder."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    monkeypatch.setattr(torch.hub, '_hub_dir', None)        # follow TORCH_HOME even if set_dir was called
+    return tmp_path / 'torch' / 'hub' / 'checkpoints'
+
+
+def test_lpips_without_weights_raises_a_helpful_error(tmp_path, empty_torch_hub):
+    with pytest.raises(LPIPSUnavailable, match='--lpips_weights') as info:
         LPIPS(None)
+    assert str(empty_torch_hub) in str(info.value) and 'alexnet-owt-7be5be79.pth' in str(info.value)
     with pytest.raises(LPIPSUnavailable, match='nowhere.pth'):
         LPIPS(str(tmp_path / 'nowhere.pth'))
     bad = tmp_path / 'bad.pth'
     torch.save({'lin0.weight': torch.ones(1, 64, 1, 1)}, bad)
     with pytest.raises(LPIPSUnavailable, match='backbone'):
         LPIPS(str(bad))
+    torch.save({'features.0.weight': torch.ones(64, 3, 11, 11)}, bad)      # AlexNet's first layer only
+    with pytest.raises(LPIPSUnavailable, match='lacks features.0.bias'):
+        LPIPS(str(bad))
 
 
-def write_lpips_weights(path, seed=0, official_names=False):
-    """A complete LPIPS file (random AlexNet backbone, random non-negative heads)."""
+def write_lpips_weights(path, seed=0, features_only=False):
+    """A randomly initialised torchvision AlexNet's state dict (the LPIPS backbone file; features_only: its
+    features module's keys, '0.weight', ...): the path."""
     import torchvision
     torch.manual_seed(seed)
-    state = {k: v for k, v in torchvision.models.alexnet(weights=None).state_dict().items()
-             if k.startswith('features.')}
-    for k, channels in enumerate((64, 192, 384, 256, 256)):
-        key = f'lin{k}.model.1.weight' if official_names else f'lin{k}.weight'
-        state[key] = torch.rand(1, channels, 1, 1)
-    torch.save(state, path)
+    model = torchvision.models.alexnet(weights=None)
+    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+    torch.save((model.features if features_only else model).state_dict(), path)
     return str(path)
 
 
-def test_lpips_with_a_weights_file_runs_and_is_zero_for_identical_images(tmp_path):
-    metric = LPIPS(write_lpips_weights(tmp_path / 'lpips.pth'))
-    assert metric.kind == 'alex'
+def test_lpips_loads_the_backbone_from_the_torch_hub_cache(empty_torch_hub):
+    import lpips
+    path = write_lpips_weights(empty_torch_hub / 'alexnet-owt-7be5be79.pth')
+    metric = LPIPS()
+    assert metric.kind == 'alex' and metric.source == path
+    # the backbone is the cached file's; the linear heads are the lpips package's own v0.1 ones
+    saved = torch.load(path, weights_only=True)
+    for index, layer in ((0, metric.model.net.slice1[0]), (10, getattr(metric.model.net.slice5, '10'))):
+        assert torch.equal(layer.weight, saved[f'features.{index}.weight'])
+    heads = torch.load(os.path.join(os.path.dirname(lpips.__file__), 'weights', 'v0.1', 'alex.pth'),
+                       map_location='cpu', weights_only=True)
+    assert torch.equal(metric.model.lin0.model[1].weight, heads['lin0.model.1.weight'])
     a = torch.from_numpy(read_like_image().transpose(2, 0, 1)).float()[None] / 127.5 - 1
     noise = torch.from_numpy(np.random.default_rng(0).normal(0, 0.3, a.shape)).float()
     b = (a + noise).clamp(-1, 1)
-    same, different = metric(a, a), metric(a, b)
+    same, different = metric(a, a), metric(torch.cat([a, a]), torch.cat([b, (a + 2 * noise).clamp(-1, 1)]))
     assert same.shape == (1,) and float(same[0]) == 0.0
-    assert float(different[0]) > 0 and torch.isfinite(different).all()
-    assert float(metric(a, (a + 2 * noise).clamp(-1, 1))[0]) > float(different[0])
-    # the LPIPS release's head names load too
-    official = LPIPS(write_lpips_weights(tmp_path / 'official.pth', official_names=True))
-    assert float(official(a, a)[0]) == 0.0
+    assert different.shape == (2,) and torch.isfinite(different).all() and 0 < different[0] < different[1]
+    # --lpips_weights wins over the cache: another backbone, another distance
+    other = LPIPS(write_lpips_weights(empty_torch_hub.parent / 'other.pth', seed=1, features_only=True))
+    assert other.source.endswith('other.pth') and float(other(a, b)[0]) != pytest.approx(float(different[0]))

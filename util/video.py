@@ -1,4 +1,5 @@
-"""Write RGB frames to an H.264 mp4 (imageio-ffmpeg) and read them back.
+"""Write RGB frames to an H.264 mp4 (imageio-ffmpeg's ffmpeg), give it another video's audio track, and
+read videos back.
 
     with VideoWriter('out/video.mp4', fps=25) as video:
         for frame in frames:            # uint8 [H, W, 3] RGB, all the same size
@@ -7,8 +8,13 @@
 Frames with an odd width or height are padded with black on the right / bottom to even sizes
 (yuv420p, which every player decodes, needs them). The file is written under a temporary name and
 renamed when the writer closes, so an interrupted run never leaves a truncated video behind.
+``VideoWriter(..., audio=IN.mp4, audio_offset=s)`` muxes IN.mp4's first audio track, from s seconds on
+and cut to the video's length (AAC), into the file before it is moved into place; a source without
+audio gives a silent video. ``video_info`` reads a video's frame rate, length and streams.
 """
 import os
+import subprocess
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +31,62 @@ def _ffmpeg():
     return imageio_ffmpeg
 
 
+def ffmpeg_exe():
+    """Path of the ffmpeg binary imageio-ffmpeg uses (its own, or IMAGEIO_FFMPEG_EXE)."""
+    return _ffmpeg().get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's header says: fps, size (W, H), duration in seconds (None if unknown), audio codec
+    (None: no audio track)."""
+    path: str
+    fps: float
+    size: tuple
+    duration: float = None
+    audio: str = None
+
+    @property
+    def frames(self):
+        """Frame count estimated from the duration and frame rate (None if the duration is unknown)."""
+        return None if self.duration is None else int(round(self.duration * self.fps))
+
+
+def video_info(path):
+    """The header of a video file (nothing is decoded); FileNotFoundError / ValueError naming the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: video not found')
+    reader = _ffmpeg().read_frames(path)
+    try:
+        meta = next(reader)
+    except (OSError, RuntimeError, StopIteration) as error:
+        last = (str(error).strip().splitlines() or [type(error).__name__])[-1]      # ffmpeg's own reason
+        raise ValueError(f'{path}: ffmpeg cannot read it as a video ({last})') from error
+    finally:
+        reader.close()
+    if not meta.get('fps'):
+        raise ValueError(f'{path}: no frame rate in the video header')
+    duration = meta.get('duration')
+    return VideoInfo(path, float(meta['fps']), tuple(meta['size']), float(duration) if duration else None,
+                     meta.get('audio_codec'))
+
+
+def mux_audio(video_path, audio_path, out_path, offset=0.0, duration=None):
+    """Write out_path (mp4): video_path's video stream as it is and audio_path's first audio track from
+    offset seconds on, re-encoded to AAC and cut at duration seconds (the video's length: the audio never
+    shortens the video). A source without audio gives the video alone."""
+    command = [ffmpeg_exe(), '-nostdin', '-y', '-loglevel', 'error', '-i', video_path]
+    if offset > 0:
+        command += ['-ss', f'{offset:.6f}']
+    command += ['-i', audio_path, '-map', '0:v:0', '-map', '1:a:0?', '-c:v', 'copy', '-c:a', 'aac']
+    if duration is not None:
+        command += ['-t', f'{duration:.6f}']
+    result = subprocess.run(command + [out_path], capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f'{out_path}: ffmpeg could not add the audio of {audio_path}: '
+                           f'{result.stderr.strip()[-1000:]}')
+
+
 def pad_to_even(frame):
     """uint8 [H, W, 3] -> the same frame with a black row / column added where H / W is odd."""
     height, width = frame.shape[:2]
@@ -34,12 +96,14 @@ def pad_to_even(frame):
 
 
 class VideoWriter:
-    """mp4 (H.264, yuv420p) writer; ``quality`` 0..10 (imageio-ffmpeg's scale, 10 = best)."""
+    """mp4 (H.264, yuv420p) writer; ``quality`` 0..10 (imageio-ffmpeg's scale, 10 = best); ``audio``: a
+    video or audio file whose first audio track, from ``audio_offset`` seconds on, goes into the file."""
 
-    def __init__(self, path, fps=25.0, quality=8):
+    def __init__(self, path, fps=25.0, quality=8, audio=None, audio_offset=0.0):
         if fps <= 0:
             raise ValueError(f'{path}: fps must be positive, got {fps}')
         self.path, self.fps, self.quality = path, float(fps), quality
+        self.audio, self.audio_offset = audio, float(audio_offset)
         self._output = AtomicPath(path, os.path.splitext(path)[1] or '.mp4')   # ffmpeg picks the format by it
         self._ffmpeg = _ffmpeg()
         self._writer = None
@@ -69,7 +133,13 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-            if keep:
+            if keep and self.audio:
+                with AtomicPath(self.path, os.path.splitext(self.path)[1] or '.mp4') as muxed:
+                    try:
+                        mux_audio(self._output.temp, self.audio, muxed, self.audio_offset, self.frames / self.fps)
+                    finally:
+                        self._output.discard()
+            elif keep:
                 self._output.commit()
         self._output.discard()
 
