@@ -30,6 +30,7 @@ from data.clip_dataset import ClipDataset  # noqa: E402
 from data.readers import read_frame  # noqa: E402
 from data.layout import index_dataset  # noqa: E402
 from data.loaders import make_loader  # noqa: E402
+from evaluation.budget import BUDGET, BUDGET_COLUMNS, budget_table  # noqa: E402
 from models import create_model  # noqa: E402
 from options.presets import preset_flags  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
@@ -51,11 +52,6 @@ VARIANTS = {                # name: (flags, row label, stages: static then full 
                   'and schedule)', 'two'),
     'baseline': (BASELINE, 'baseline (pose2image)', 'full'),
 }
-# The error budget: ours with these components replaced by the ground truth (evaluate.py --substitute).
-BUDGET = ('iuv', 'texture', 'background', 'detail', 'iuv,texture', 'iuv,texture,background',
-          'iuv,texture,background,detail')
-BUDGET_COLUMNS = [('psnr_person', 'person PSNR'), ('psnr_person_static', 'outside dynamic region'),
-                  ('psnr_dynamic', 'dynamic region'), ('psnr', 'PSNR'), ('ssim', 'SSIM')]
 COLUMNS = [('psnr', 'PSNR', '{:.2f}'), ('ssim', 'SSIM', '{:.4f}'), ('psnr_person', 'person PSNR', '{:.2f}'),
            ('warp_error', 'temporal error', '{:.4f}'), ('psnr_dynamic', 'dynamic-region PSNR', '{:.2f}'),
            ('psnr_person_static', 'person PSNR outside dynamic', '{:.2f}')]
@@ -201,25 +197,6 @@ def error_budget(args, data, name='ours'):
         reports[components] = json.load(open(metrics))
         commands.append(command)
     return reports, commands
-
-
-def budget_table(budget, model, oracle):
-    """Markdown lines: the model, each substitution with its gain in person PSNR outside the dynamic
-    region, and the oracle."""
-    lines = ['| ours with ground truth for | ' + ' | '.join(title for _, title in BUDGET_COLUMNS) +
-             ' | gain outside dynamic region |', '|---' * (len(BUDGET_COLUMNS) + 2) + '|']
-    base = model['mean']['psnr_person_static']
-    rows = [('nothing (the model)', model)] + [(components.replace(',', ' + '), report)
-                                              for components, report in budget.items()] + [('oracle', oracle)]
-    for label, report in rows:
-        mean = report['mean']
-        cells = [f'{mean[key]:.4f}' if key == 'ssim' else f'{mean[key]:.2f}' for key, _ in BUDGET_COLUMNS]
-        lines.append(f'| {label} | ' + ' | '.join(cells) + f" | {mean['psnr_person_static'] - base:+.2f} dB |")
-    part = model['mean']
-    lines += ['', f"The model's UV generator on the novel motion: part accuracy {part['part_acc']:.3f} "
-              f"({part['part_acc_person']:.3f} on person pixels), UV error {part['uv_error']:.4f} (mean |UV - true UV| "
-              'in [0, 1] units on person pixels).']
-    return lines
 
 
 def frame_strip(reports, data, path, count=5):

@@ -8,6 +8,7 @@ import os
 import pytest
 import torch
 
+from evaluation.budget import budget_table
 from evaluation.components import parse_components
 from evaluation.run import evaluate as run_evaluation
 from options.eval_options import EvalOptions
@@ -93,3 +94,15 @@ def test_part_uv_channels_puts_each_pixels_uv_in_its_parts_channels():
     assert torch.equal(spread[0, 4:6, 1, 1], uv[0, :, 1, 1])
     assert spread[0, :, 0, 0].abs().sum() == 0                 # background
     assert (spread != 0).sum() == 6                           # nothing but those three pixels' two values
+
+
+def test_budget_table_shows_each_substitutions_gain():
+    def report(static, **extra):
+        return {'mean': {'psnr_person': 17.0, 'psnr_person_static': static, 'psnr_dynamic': 15.0, 'psnr': 24.0,
+                         'ssim': 0.8, **extra}}
+    model = report(18.0, part_acc=0.9, part_acc_person=0.8, uv_error=0.05)
+    lines = budget_table({'iuv': report(21.5), 'iuv,texture': report(23.0)}, model, report(24.3))
+    assert lines[2].startswith('| nothing (the model) |') and lines[2].endswith('| +0.00 dB |')
+    assert lines[3].startswith('| iuv |') and lines[3].endswith('| +3.50 dB |')
+    assert lines[4].startswith('| iuv + texture |') and lines[5].startswith('| oracle |') and '+6.30 dB' in lines[5]
+    assert 'part accuracy 0.900 (0.800 on person pixels)' in lines[-1]
