@@ -12,7 +12,7 @@ from data.loaders import make_loader
 from models import create_model, model_class
 from options.base_options import save_options
 from options.train_options import TrainOptions
-from util.distributed import average_scalars, cleanup, init_distributed
+from util.distributed import average_scalars, cleanup, init_distributed, process_group_summary
 from util.training import TrainingLoop
 from util.visualizer import Visualizer
 
@@ -37,6 +37,8 @@ def main():
                          '--name (nothing was overwritten)')
     save_options(opt, options.parser)
     rank, world_size = init_distributed(opt.device)
+    if rank == 0 and process_group_summary():
+        print(f'distributed: {process_group_summary()}')
     torch.manual_seed(opt.seed)
 
     # Data: clips of the first data_ratio of the video train, the rest (the end) validates.
@@ -67,7 +69,7 @@ def main():
     # Static epochs (texture render), then the full model; validate and save after each epoch.
     for epoch in loop.epochs():
         loop.run_epoch(loader, sampler, epoch, stage='full' if model.full_stage else 'static')
-        loop.check_ranks_in_sync(model.generator, epoch)
+        loop.check_ranks_in_sync(torch.nn.ModuleList(model.networks().values()), epoch)   # G and D
         if validation is not None:
             val_losses = validate(model, *validation, epoch, opt.device)
             if val_losses:

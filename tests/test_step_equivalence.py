@@ -18,6 +18,7 @@ from models.video_gan import (DISCRIMINATOR_WEIGHTS, discriminate, discriminator
 from models.base_model import weighted_total
 from options.train_options import TrainOptions
 from tests.helpers import TINY
+from util.step_in_backward import steps_in_backward
 
 TOLERANCE = 1e-4
 
@@ -67,13 +68,14 @@ def naive_train_step(model, batch, with_d_real=True):
 
 
 def recorded_gradients(model):
-    """{optimizer name: {parameter index: gradient}} filled in just before each optimizer step."""
+    """{optimizer name: {parameter index: gradient}}, each recorded as soon as a backward pass has accumulated
+    it (before the model's step in backward, util/step_in_backward.py, frees it)."""
     grads = {}
     for name, optimizer in model.optimizers.items():
-        def snapshot(optimizer, args, kwargs, name=name):
-            params = [p for group in optimizer.param_groups for p in group['params']]
-            grads[name] = {i: p.grad.detach().clone() for i, p in enumerate(params) if p.grad is not None}
-        optimizer.register_step_pre_hook(snapshot)
+        params = [p for group in optimizer.param_groups for p in group['params']]
+        for i, param in enumerate(params):
+            param.register_post_accumulate_grad_hook(
+                lambda p, name=name, i=i: grads.setdefault(name, {}).__setitem__(i, p.grad.detach().clone()))
     return grads
 
 
@@ -112,6 +114,8 @@ def max_difference(a, b):
 def test_step_gives_the_straightforward_gradients(dataset, tmp_path, model_name):
     model, batches = build(dataset, tmp_path, model_name, reference=False)
     reference, _ = build(dataset, tmp_path, model_name, reference=True)
+    assert model.step_in_backward
+    reference.step_in_backward = False                      # backward, then the optimizers' step
     dropped, _ = build(dataset, tmp_path, model_name, reference=True)
     runs = [(model, lambda b: model.train_step(b)[0]), (reference, lambda b: naive_train_step(reference, b)),
             (dropped, lambda b: naive_train_step(dropped, b, with_d_real=False))]
@@ -143,3 +147,36 @@ def test_instance_norm_matches_torch_forward_and_backward():
     assert InstanceNorm(6).state_dict() == {} == nn.InstanceNorm2d(6).state_dict()
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert InstanceNorm(6)(x.detach().bfloat16()).dtype == torch.bfloat16
+
+
+def test_steps_in_backward_update_as_the_optimizer_step():
+    """Adam parameter by parameter during backward == backward then Adam.step, bit for bit, over steps with two
+    param groups (a parameter used twice, one the loss never reaches); the state dicts match too."""
+    def build():
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.Conv2d(8, 2, 1))
+        optimizer = torch.optim.Adam([{'params': net[0].parameters(), 'lr': 1e-2},
+                                      {'params': list(net[2].parameters()) + list(net[3].parameters()), 'lr': 1e-3}],
+                                     betas=(0.5, 0.999), fused=True)
+        return net, optimizer
+
+    def loss(net, x):
+        y = net[2](net[1](net[0](x)))
+        return (net[2](torch.nn.functional.pad(y, (1, 1, 1, 1))) ** 2).mean()   # net[2] twice, net[3] unused
+
+    (plain, plain_adam), (ours, our_adam) = build(), build()
+    for step in range(3):
+        x = torch.randn(2, 3, 12, 12)
+        loss(plain, x).backward()
+        plain_adam.step()
+        plain_adam.zero_grad(set_to_none=True)
+        with steps_in_backward(our_adam):
+            loss(ours, x).backward()
+        assert all(p.grad is None for p in ours.parameters())
+        for a, b in zip(plain.parameters(), ours.parameters()):
+            assert torch.equal(a, b)
+    plain_state, our_state = plain_adam.state_dict(), our_adam.state_dict()
+    assert plain_state['param_groups'] == our_state['param_groups']
+    assert sorted(our_state['state']) == sorted(plain_state['state']) == [0, 1, 2, 3]   # net[3]: never stepped
+    for index, state in plain_state['state'].items():
+        assert all(torch.equal(value, our_state['state'][index][key]) for key, value in state.items())
