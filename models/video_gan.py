@@ -199,8 +199,9 @@ class VideoGANModel(BaseModel):
 
     def discriminate(self, data, frames, clip_shape, discriminators=None):
         """``discriminate`` on the batch's pose and flow; discriminators: the DDP wrapper by default."""
-        return discriminate(discriminators or self.discriminators_ddp, data['pose'], frames, data['flow'],
-                            clip_shape)
+        if discriminators is None:
+            discriminators = self.discriminators_ddp
+        return discriminate(discriminators, data['pose'], frames, data['flow'], clip_shape)
 
     def adversarial_losses(self, data, output, clip_shape):
         """The generator's gan, feat (and gan_temporal) terms on D(output), feature matching against this
