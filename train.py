@@ -12,7 +12,7 @@ from data.loaders import make_loader
 from models import create_model, model_class
 from options.base_options import save_options
 from options.train_options import TrainOptions
-from util.distributed import average_scalars, cleanup, init_distributed
+from util.distributed import average_scalars, cleanup, init_distributed, process_group_summary
 from util.errors import run_main
 from util.training import TrainingLoop
 from util.visualizer import Visualizer
@@ -44,6 +44,8 @@ def main():
     train_set = ClipDataset.from_options(opt, 'train', require_densepose=needs_densepose, validate=True,
                                          plates=model_type.reads_plates)
     rank, world_size = init_distributed(opt.device)
+    if rank == 0 and process_group_summary():
+        print(f'distributed: {process_group_summary()}')
     torch.manual_seed(opt.seed)
     try:
         loader, sampler = make_loader(train_set, opt, rank, world_size, shuffle=True)
@@ -73,7 +75,7 @@ def main():
     with loop.stop_cleanly():
         for epoch in loop.epochs():
             loop.run_epoch(loader, sampler, epoch, stage='full' if model.full_stage else 'static')
-            loop.check_ranks_in_sync(model.generator, epoch)
+            loop.check_ranks_in_sync(torch.nn.ModuleList(model.networks().values()), epoch)   # G and D
             if validation is not None:
                 val_losses = validate(model, *validation, epoch, opt.device)
                 if val_losses:

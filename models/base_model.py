@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from util.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
 from util.cpu_runtime import bf16_warning, tune_cpu_runtime
 from util.distributed import all_ranks_true, is_distributed
+from util.step_in_backward import steps_in_backward
 
 AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
@@ -74,6 +75,9 @@ class BaseModel:
         if opt.amp == 'bf16' and self.device.type == 'cpu' and bf16_warning():
             warnings.warn(bf16_warning())
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=opt.amp == 'fp16')
+        # a single process without gradient scaling updates each parameter as soon as its gradient is ready
+        # (util/step_in_backward.py): the gradients never all exist at once
+        self.step_in_backward = not is_distributed() and not self.scaler.is_enabled()
         self.optimizers = {}
         self.run_dir = os.path.join(opt.checkpoints_dir, opt.name)
 
@@ -105,7 +109,10 @@ class BaseModel:
         returns that finiteness, so that all ranks skip a bad step together."""
         finite = all_ranks_true(bool(torch.isfinite(total.detach())), self.device)
         self.optimizers[name].zero_grad(set_to_none=True)
-        if finite and allowed:
+        if finite and allowed and self.step_in_backward:
+            with steps_in_backward(self.optimizers[name]):
+                total.backward()
+        elif finite and allowed:
             self.scaler.scale(total).backward()
             self.scaler.step(self.optimizers[name])
             # gradients are not needed until the next backward: freeing them now keeps them out of the

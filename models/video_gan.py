@@ -36,8 +36,7 @@ class VideoDiscriminators(nn.Module):
             opt.clip_length, opt.ndf, opt.n_layers_D, opt.num_D, opt.norm)
 
     def forward(self, pose, images, clip_frames=None, clip_flows=None, flow_scale=1.0):
-        """Spatial D on cat(pose, image) and temporal D on whole clips; each call sees fake and real
-        stacked in one batch so DDP runs one forward per backward."""
+        """Spatial D on cat(pose, image) and temporal D on whole clips (models/video_gan.discriminate)."""
         spatial = self.spatial(torch.cat([pose, images], 1))
         temporal = None
         if self.temporal is not None and clip_frames is not None:
@@ -91,50 +90,41 @@ def no_sync(module):
     return module.no_sync() if hasattr(module, 'no_sync') else contextlib.nullcontext()
 
 
-def split_predictions(predictions, first):
-    """Split [scale][layer] feature lists along the batch into the first ``first`` items and the rest."""
-    if predictions is None:
-        return None, None
-    head = [[f[:first] for f in scale] for scale in predictions]
-    tail = [[f[first:] for f in scale] for scale in predictions]
-    return head, tail
+def discriminate(discriminators, pose, frames, flow, clip_shape):
+    """Both discriminators on one set of frames (the real ones or the generator's).
+
+    pose: [B*T, Cp, H, W]; frames: [B*T, 3, H, W]; flow: [B, T-1, 2, H, W] (temporal D input, scaled by
+    1 / width); discriminators: VideoDiscriminators or its DDP wrapper. -> dict spatial, temporal
+    ([scale][layer] lists; temporal None without a temporal D)."""
+    clips = flows = None
+    if unwrap(discriminators).temporal is not None:
+        clips, flows = to_clips(frames, clip_shape), flow
+    spatial, temporal = discriminators(pose, frames, clips, flows, 1.0 / frames.shape[-1])
+    return {'spatial': spatial, 'temporal': temporal}
 
 
-def discriminate(discriminators, discriminators_ddp, pose, fake, real, flow, clip_shape):
-    """Both discriminators on fake and real frames stacked in one batch.
-
-    pose: [B*T, Cp, H, W]; fake, real: [B*T, 3, H, W]; flow: [B, T-1, 2, H, W] (temporal D input,
-    scaled by 1 / width); discriminators: the bare VideoDiscriminators, discriminators_ddp: it or
-    its DDP wrapper. -> dict spatial_fake, spatial_real, temporal_fake, temporal_real ([scale][layer]
-    lists; the temporal ones None without a temporal D)."""
-    frames = flows = None
-    if discriminators.temporal is not None:
-        frames = torch.cat([to_clips(fake, clip_shape), to_clips(real, clip_shape)])
-        flows = torch.cat([flow, flow])
-    spatial, temporal = discriminators_ddp(torch.cat([pose, pose]), torch.cat([fake, real]), frames, flows,
-                                           1.0 / real.shape[-1])
-    spatial_fake, spatial_real = split_predictions(spatial, real.shape[0])
-    temporal_fake, temporal_real = split_predictions(temporal, clip_shape[0])
-    return {'spatial_fake': spatial_fake, 'spatial_real': spatial_real,
-            'temporal_fake': temporal_fake, 'temporal_real': temporal_real}
+def unwrap(module):
+    """The module inside a DDP wrapper (or the module itself)."""
+    return getattr(module, 'module', module)
 
 
-def generator_adversarial_losses(gan_loss, predictions):
-    """gan, feat (feature matching against the real frames) and, with a temporal D, gan_temporal."""
-    losses = {'gan': gan_loss(predictions['spatial_fake'], True, for_discriminator=False),
-              'feat': L.feature_matching_loss(predictions['spatial_fake'], predictions['spatial_real'])}
-    if predictions['temporal_fake'] is not None:
-        losses['gan_temporal'] = gan_loss(predictions['temporal_fake'], True, for_discriminator=False)
+def generator_adversarial_losses(gan_loss, fake, real):
+    """gan, feat (feature matching against the real frames' features) and, with a temporal D, gan_temporal;
+    fake, real: ``discriminate`` results."""
+    losses = {'gan': gan_loss(fake['spatial'], True, for_discriminator=False),
+              'feat': L.feature_matching_loss(fake['spatial'], real['spatial'])}
+    if fake['temporal'] is not None:
+        losses['gan_temporal'] = gan_loss(fake['temporal'], True, for_discriminator=False)
     return losses
 
 
-def discriminator_losses(gan_loss, predictions):
+def discriminator_losses(gan_loss, fake, real):
     """D_fake, D_real and, with a temporal D, DT_fake, DT_real (the D step sums them, times 0.5)."""
-    losses = {'D_fake': gan_loss(predictions['spatial_fake'], False),
-              'D_real': gan_loss(predictions['spatial_real'], True)}
-    if predictions['temporal_fake'] is not None:
-        losses['DT_fake'] = gan_loss(predictions['temporal_fake'], False)
-        losses['DT_real'] = gan_loss(predictions['temporal_real'], True)
+    losses = {'D_fake': gan_loss(fake['spatial'], False),
+              'D_real': gan_loss(real['spatial'], True)}
+    if fake['temporal'] is not None:
+        losses['DT_fake'] = gan_loss(fake['temporal'], False)
+        losses['DT_real'] = gan_loss(real['temporal'], True)
     return losses
 
 
@@ -185,6 +175,7 @@ class VideoGANModel(BaseModel):
         super().__init__(opt, training=opt.is_train)
         self.full_stage = True
         self.visual_cache = {}
+        self.real_predictions = None    # D(real) of the running train_step
 
     def setup_training(self, find_unused_parameters=False):
         """Discriminators, criteria, loss weights, DDP wrappers and optimizers (training only), then the
@@ -213,38 +204,53 @@ class VideoGANModel(BaseModel):
         self.full_stage = self.is_full_stage(progress.get('epoch', 1))
         return progress
 
-    def discriminate(self, data, fake, clip_shape):
-        return discriminate(self.discriminators, self.discriminators_ddp, data['pose'], fake, data['image'],
-                            data['flow'], clip_shape)
+    def discriminate(self, data, frames, clip_shape, discriminators=None):
+        """``discriminate`` on the batch's pose and flow; discriminators: the DDP wrapper by default."""
+        if discriminators is None:
+            discriminators = self.discriminators_ddp
+        return discriminate(discriminators, data['pose'], frames, data['flow'], clip_shape)
 
     def adversarial_losses(self, data, output, clip_shape):
-        """The generator's gan, feat (and gan_temporal) terms; D's gradients are not synchronised."""
+        """The generator's gan, feat (and gan_temporal) terms on D(output), feature matching against this
+        step's D(real) (``train_step``); D's gradients are not synchronised."""
         with no_sync(self.discriminators_ddp):
-            predictions = self.discriminate(data, output, clip_shape)
-        return generator_adversarial_losses(self.gan_loss, predictions)
+            fake = self.discriminate(data, output, clip_shape)
+        return generator_adversarial_losses(self.gan_loss, fake, self.real_predictions)
 
     def train_step(self, batch):
         """One generator update, then (in the full stage) one discriminator update, each on the weighted
         sum of its named losses. Returns (losses dict of floats, finite flag); a non-finite loss skips
-        the update."""
+        the update.
+
+        D runs on the real frames once per step, before the G step and with D's gradients on: the G step
+        takes its features (detached) as the feature-matching targets, the D step backpropagates D_real
+        through the same graph. That is exact because D's weights change only after both (the D step
+        used to run D on the real frames again, with the same weights)."""
         data, clip_shape = unpack_clips(batch, self.device, self.batch_keys)
         self.generator.train()
-        if self.full_stage:
-            set_requires_grad(self.discriminators, False)
-        with self.autocast():
-            result = self.generate(self.generator_ddp, data['pose'])
-            g_losses = self.generator_losses(data, result, clip_shape)
-            g_total = weighted_total(g_losses, self.weights)
-        finite = self.guarded_step('G', g_total)
-        losses = {f'G_{k}': v.detach() for k, v in g_losses.items()}
-        if self.full_stage:
-            set_requires_grad(self.discriminators, True)
+        try:
+            if self.full_stage:
+                with self.autocast():
+                    # the bare module: under DDP the D step's forward (on the fakes) prepares the one
+                    # backward that all-reduces D's gradients, this graph's included
+                    self.real_predictions = self.discriminate(data, data['image'], clip_shape, self.discriminators)
+                set_requires_grad(self.discriminators, False)
             with self.autocast():
-                predictions = self.discriminate(data, result['output'].detach(), clip_shape)
-                d_losses = discriminator_losses(self.gan_loss, predictions)
-                d_total = weighted_total(d_losses, DISCRIMINATOR_WEIGHTS)
-            finite = self.guarded_step('D', d_total, allowed=finite) and finite
-            losses.update({k: v.detach() for k, v in d_losses.items()})
+                result = self.generate(self.generator_ddp, data['pose'])
+                g_losses = self.generator_losses(data, result, clip_shape)
+                g_total = weighted_total(g_losses, self.weights)
+            finite = self.guarded_step('G', g_total)
+            losses = {f'G_{k}': v.detach() for k, v in g_losses.items()}
+            if self.full_stage:
+                set_requires_grad(self.discriminators, True)
+                with self.autocast():
+                    fake = self.discriminate(data, result['output'].detach(), clip_shape)
+                    d_losses = discriminator_losses(self.gan_loss, fake, self.real_predictions)
+                    d_total = weighted_total(d_losses, DISCRIMINATOR_WEIGHTS)
+                finite = self.guarded_step('D', d_total, allowed=finite) and finite
+                losses.update({k: v.detach() for k, v in d_losses.items()})
+        finally:
+            self.real_predictions = None    # frees D(real)'s graph when the D step did not run
         self.scaler.update()
         self.visual_cache.update(data=data, result={k: v.detach() for k, v in result.items()})
         return {k: float(v) for k, v in losses.items()}, finite

@@ -1,7 +1,9 @@
 """train.py end to end on a tiny synthetic video: losses fall, the page is written, kill -9 + resume is
-exact, torchrun keeps ranks in sync, a pre-trained UV generator can be started from."""
+exact, torchrun keeps ranks in sync (two on one node, or two nodes), a pre-trained UV generator can be started
+from."""
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -76,17 +78,46 @@ def test_kill_and_resume_is_exact(dataset, tmp_path):
     assert resumed[-1] == 30 and resumed == sorted(resumed)
 
 
+def ddp_train_args(dataset, checkpoints):
+    """train.py and its flags for the torchrun tests: 2 epochs (a static one, then a full one with D), 5 steps each."""
+    return train_command(dataset, checkpoints, 'ddp', '--niter', '2', '--niter_decay', '0', '--static_epochs', '1',
+                         '--print_freq', '1')[1:]
+
+
+def assert_ranks_in_sync(stdout, checkpoints, ranks=2):
+    """The run joined ``ranks`` ranks, its weights (generator and discriminators) were identical on all of them
+    after each of its 2 epochs, and its checkpoint counts the 2 x 5 steps."""
+    assert f'distributed: {ranks} ranks, backend gloo' in stdout
+    drifts = [float(v) for v in re.findall(r'largest weight difference between ranks ([0-9.e+-]+)', stdout)]
+    assert len(drifts) == 2 and max(drifts) == 0.0, drifts
+    state = load_checkpoint(str(checkpoints / 'ddp' / 'latest_checkpoint.pth'))
+    assert state['progress']['iteration'] == 2 * 5
+
+
 def test_torchrun_two_cpu_ranks_stay_in_sync(dataset, tmp_path):
     command = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29517',
-               *train_command(dataset, tmp_path, 'ddp', '--niter', '2', '--niter_decay', '0',
-                              '--static_epochs', '1', '--print_freq', '1')[1:]]
+               *ddp_train_args(dataset, tmp_path)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert result.returncode == 0, result.stderr[-3000:]
-    drifts = [float(v) for v in re.findall(r'largest weight difference between ranks ([0-9.e+-]+)', result.stdout)]
-    assert len(drifts) == 2 and max(drifts) == 0.0
-    state = load_checkpoint(str(tmp_path / 'ddp' / 'latest_checkpoint.pth'))
-    assert state['progress']['iteration'] == 2 * 5
+    assert_ranks_in_sync(result.stdout, tmp_path)
+
+
+def test_torchrun_two_nodes_stay_in_sync(dataset, tmp_path):
+    """Two torchrun launches as two "nodes" of one rank each (--nnodes 2, c10d rendezvous on a free localhost
+    port), as README's multi-node launch line: they train as the two-rank run does."""
+    with socket.socket() as probe:
+        probe.bind(('localhost', 0))
+        port = probe.getsockname()[1]
+    nodes = [subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--nnodes', '2', '--nproc_per_node', '1',
+                               '--node_rank', str(rank), '--rdzv_backend', 'c10d', '--rdzv_id', 'two_nodes',
+                               '--rdzv_endpoint', f'localhost:{port}', *ddp_train_args(dataset, tmp_path)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, 'OMP_NUM_THREADS': '1'}) for rank in (0, 1)]
+    outputs = [node.communicate(timeout=600) for node in nodes]
+    for node, (_, stderr) in zip(nodes, outputs):
+        assert node.returncode == 0, stderr[-3000:]
+    assert_ranks_in_sync(''.join(stdout for stdout, _ in outputs), tmp_path)
 
 
 def test_start_from_pretrained_uv_generator_without_densepose_loss(dataset, tmp_path):

@@ -6,9 +6,9 @@ import torch.distributed as dist
 
 
 def init_distributed(device):
-    """Join the process group when launched by torchrun; returns (rank, world_size)."""
-    world_size = int(os.environ.get('WORLD_SIZE', 1))
-    if world_size == 1:
+    """Join the process group when launched by torchrun (also as its only rank: torchrun --nproc_per_node 1
+    runs the distributed path, DDP included); returns (rank, world_size)."""
+    if 'RANK' not in os.environ or 'MASTER_ADDR' not in os.environ:
         return 0, 1
     if not dist.is_initialized():
         backend = 'nccl' if device.type == 'cuda' else 'gloo'
@@ -20,6 +20,13 @@ def init_distributed(device):
 
 def is_distributed():
     return dist.is_available() and dist.is_initialized()
+
+
+def process_group_summary():
+    """'N ranks, backend B' of the process group joined (None outside torchrun)."""
+    if not is_distributed():
+        return None
+    return f'{dist.get_world_size()} rank{"s" if dist.get_world_size() > 1 else ""}, backend {dist.get_backend()}'
 
 
 def barrier():

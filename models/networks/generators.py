@@ -13,10 +13,33 @@ from util.densepose import NUM_PARTS
 from . import recompute
 
 
+class InstanceNorm(nn.InstanceNorm2d):
+    """nn.InstanceNorm2d(channels) (no affine, no running statistics) whose output is not a view: the same
+    batch norm over a [1, N*C, H, W] reshape, so the same numbers bit for bit, and the same (empty) state dict.
+
+    torch's instance norm returns a view of that batch norm's output, and an in-place ReLU on a view costs a
+    clone of its whole gradient, a zero-filled buffer and a copy into it in every backward (CopySlices,
+    AsStridedBackward). The batch norm's output is referenced by nothing else (its backward needs the input
+    and the statistics), so it can be reshaped without being a view. Norm + in-place ReLU, forward and
+    backward, took 0.6-0.9x the time on the CPU (2 threads, [4, 64, 256, 256] to [4, 1024, 16, 16]).
+    """
+
+    def __init__(self, channels):
+        super().__init__(channels, affine=False, track_running_stats=False)
+
+    def forward(self, x):
+        if x.dim() != 4:
+            return super().forward(x)
+        n, c, h, w = x.shape
+        out = torch.batch_norm(x.reshape(1, n * c, h, w), None, None, None, None, True, 0.0, self.eps,
+                               torch.backends.cudnn.enabled)
+        return torch.ops.aten._unsafe_view(out, (n, c, h, w))
+
+
 def norm_layer(norm, channels):
     """A 2D normalisation layer by name: 'instance' (no affine, as in pix2pixHD), 'batch' or 'none'."""
     if norm == 'instance':
-        return nn.InstanceNorm2d(channels, affine=False)
+        return InstanceNorm(channels)
     if norm == 'batch':
         return nn.BatchNorm2d(channels)
     if norm == 'none':
