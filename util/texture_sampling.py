@@ -37,7 +37,8 @@ def render(texture, uv, parts, min_prob=0.0):
     Implementation: soft probabilities are sampled part by part in a custom autograd function that
     recomputes the samples in backward instead of keeping 24 of them (memory stays a few
     [B, C, H, W] buffers); when few (pixel, part) pairs carry weight (hard ids, or peaked
-    probabilities with min_prob > 0) only those pairs are sampled, gathered part by part.
+    probabilities with min_prob > 0) only those pairs are sampled, gathered part by part. While
+    torch.compile or an exporter traces the caller, soft probabilities go through ``render_plain``.
     """
     if parts.is_floating_point() and _tracing():
         return render_plain(texture, uv, parts, min_prob)
