@@ -301,6 +301,29 @@ def speed_table(folder):
     return lines, files
 
 
+def engines_tables(folder):
+    """One table per benchmark.py --parts infer result with its engines (docs/speed/*.json): frames/s, the
+    ratio to eager fp32 of the same run, the largest difference to its outputs, setup time, peak memory."""
+    lines = []
+    for name in sorted(f for f in os.listdir(folder) if f.endswith('.json')) if os.path.isdir(folder) else []:
+        r = json.load(open(os.path.join(folder, name)))
+        engines = r.get('infer', {}).get('engines')
+        if not engines:
+            continue
+        eager = engines['eager']['frames_per_s']
+        lines += [f"Preset {r['preset']} at {r['size']} px on {r['device']} ({r['threads']} threads, "
+                  f"CPU bf16 in hardware: {r.get('cpu_native_bf16')}), batches of {r['infer']['batch']} frames "
+                  f"(docs/speed/{name}; test.py --engine auto runs {r['infer']['engine']} here):", '',
+                  '| engine | ran | frames/s | x eager fp32 | max abs diff to eager fp32 | PSNR dB | setup s | '
+                  'peak memory GB |', '|---' * 8 + '|']
+        for engine, e in engines.items():
+            lines.append(f"| {engine} | {e['ran']} | {e['frames_per_s']:.3f} | {e['frames_per_s'] / eager:.2f} | "
+                         f"{e['max_diff']:.1e} | {e['psnr_db']:.1f} | {e['setup_s']:.0f} | "
+                         f"{e['peak_memory_gb']:.2f} |")
+        lines += ['', '```', benchmark_command(folder, name), '```', '']
+    return lines
+
+
 def benchmark_command(folder, name):
     r = json.load(open(os.path.join(folder, name)))
     flags = f" --flags='{r['flags']}'" if r.get('flags') else ''
@@ -370,6 +393,14 @@ def write_results(args, runs, reports, commands, strip_frames, budget=None, budg
                   '']
         lines += speed
         lines += ['', '```'] + [benchmark_command(os.path.join(args.docs, 'speed'), f) for f in files] + ['```', '']
+        engines = engines_tables(os.path.join(args.docs, 'speed'))
+        if engines:
+            lines += ['### Inference engines (test.py --engine)', '',
+                      "test.py's path (only the frames, in batches) with each engine, measured one after another in "
+                      'one benchmark.py run; eager_bf16 is eager under --amp bf16, full_forward the whole '
+                      'training-time forward pass (model.infer) that test.py ran before it had engines. '
+                      'Differences are over output, person and alpha in [-1, 1] (alpha [0, 1]); PSNR of the '
+                      'output frame. Setup: export, compilation and the first batch.', ''] + engines
     os.makedirs(args.docs, exist_ok=True)
     setup = f'{args.frames} training frames of {args.size}x{args.size}, {args.minutes:g} min per variant'
     with open(os.path.join(args.docs, 'quality.json'), 'w', encoding='utf-8') as handle:

@@ -20,7 +20,9 @@ from util.image import tensor_to_image
 
 
 class Pose2ImageGenerator(nn.Module):
-    """forward(pose: [N, Cp, H, W] in [-1, 1]) -> {'output': [N, 3, H, W] in [-1, 1] (tanh)}."""
+    """forward(pose: [N, Cp, H, W] in [-1, 1]) -> {'output': [N, 3, H, W] in [-1, 1] (tanh)};
+    frames(pose) -> (output,), what test.py writes."""
+    frame_names = ('output',)
 
     def __init__(self, opt):
         super().__init__()
@@ -29,6 +31,9 @@ class Pose2ImageGenerator(nn.Module):
 
     def forward(self, pose):
         return {'output': torch.tanh(self.net(pose))}
+
+    def frames(self, pose):
+        return (torch.tanh(self.net(pose)),)
 
 
 class Pose2ImageModel(VideoGANModel):
@@ -61,6 +66,9 @@ class Pose2ImageModel(VideoGANModel):
 
     def generate(self, network, pose):
         return network(pose)
+
+    def frame_options(self):
+        return {}
 
     def generator_losses(self, data, result, clip_shape):
         real, output = data['image'], result['output']

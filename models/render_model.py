@@ -21,7 +21,8 @@ from util.image import (part_map_to_image, part_probs_to_image, save_image, sele
 
 
 class RenderGenerator(nn.Module):
-    """Pose image [N, Cp, H, W] -> dict of tensors (see ``forward``)."""
+    """Pose image [N, Cp, H, W] -> dict of tensors (see ``forward``); ``frames``: only what test.py writes."""
+    frame_names = ('output', 'person', 'alpha')
 
     def __init__(self, opt, texture_init=None, background_init=None):
         super().__init__()
@@ -62,6 +63,23 @@ class RenderGenerator(nn.Module):
             result['person'] = sampled['rgb']
             result['output'] = result['raw']
         return result
+
+    def frames(self, pose, full=True):
+        """Only what test.py writes, nothing kept for the training page (no raw render, UV maps, part
+        logits or expanded background): pose [N, Cp, H, W] -> (output [N, 3, H, W], person [N, 3, H, W]
+        in [-1, 1], alpha = 1 - bg_prob [N, 1, H, W] in [0, 1]), as ``forward`` computes them. Traceable:
+        torch.compile and the ONNX export follow it (texture sampling switches to its plain form)."""
+        parts = self.trans(pose)
+        probs = torch.softmax(parts['part_logits'].float(), 1)
+        features = self.texture(parts['uv'], probs, min_prob=self.tex_min_prob)['features']
+        bg_prob = probs[:, :1]
+        if full:
+            d2g_input = torch.cat([features, pose], 1) if self.d2g_use_pose else features
+            person = self.d2g(d2g_input)
+        else:
+            person = features[:, :3]
+        background = self.background(1, pose.shape[-2], pose.shape[-1])     # broadcast over the batch
+        return composite(person, background, bg_prob), person, 1 - bg_prob
 
 
 class RenderModel(VideoGANModel):
@@ -132,6 +150,9 @@ class RenderModel(VideoGANModel):
 
     def generate(self, network, pose):
         return network(pose, full=self.full_stage)
+
+    def frame_options(self):
+        return {'full': self.full_stage}
 
     def generator_losses(self, data, result, clip_shape):
         """Named unweighted losses; terms weighted 0 are not computed."""

@@ -137,13 +137,27 @@ def set_requires_grad(module, flag):
         p.requires_grad_(flag)
 
 
+class FrameGenerator(nn.Module):
+    """A generator's ``frames(pose, **options)`` as ``forward``: the module that inference engines run,
+    compile and export. ``frame_names``: what each returned tensor is."""
+
+    def __init__(self, generator, options):
+        super().__init__()
+        self.generator, self.options = generator, dict(options)
+        self.frame_names = type(generator).frame_names
+
+    def forward(self, pose):
+        return self.generator.frames(pose, **self.options)
+
+
 class VideoGANModel(BaseModel):
     """A generator trained against ``VideoDiscriminators`` on clips.
 
     Subclasses set ``network_names``, ``loss_defaults``, ``batch_keys`` (what they read of a clip batch),
     build ``self.generator`` after this __init__ (which sets the CPU's float modes) and call
     ``setup_training``; they implement ``generate(network, pose)`` -> dict with 'output' [N, 3, H, W] in [-1, 1],
-    ``generator_losses(data, result, clip_shape)`` -> named unweighted losses, ``optimizer_groups()``
+    ``frame_options()`` -> keyword arguments of its generator's ``frames`` (the test-path outputs,
+    ``frame_names``), ``generator_losses(data, result, clip_shape)`` -> named unweighted losses, ``optimizer_groups()``
     -> [(module, lr)] of the generator, ``validation_losses(batch)`` and ``frame_visuals(data, result)``.
     ``full_stage`` says whether the adversarial terms and the D step are on (``is_full_stage(epoch)``)."""
     training_network_names = ('discriminators',)
@@ -274,6 +288,11 @@ class VideoGANModel(BaseModel):
         self.generator.eval()
         with self.autocast():
             return self.generate(self.generator, pose.to(self.device))
+
+    def frame_generator(self):
+        """The generator on test.py's path, as a module of its own (shares the weights; eval mode):
+        forward(pose [N, Cp, H, W]) -> tuple of the tensors named by ``frame_names``, nothing else."""
+        return FrameGenerator(self.generator, self.frame_options()).eval()
 
     def visuals(self):
         """Images of the first frame of the last batch, named for the HTML page and TensorBoard."""

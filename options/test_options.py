@@ -7,7 +7,10 @@ training reads (--batchSize, --nThreads, ...) are refused, each naming what test
 import argparse
 import os
 
+from inference.engines import ENGINES
 from options.base_options import BaseOptions, resolve_device
+
+ENGINE_CHOICES = ENGINES + ('auto',)
 
 # Flags the checkpoint decides (the model must be rebuilt exactly as it was trained).
 TRAINING_FLAGS = ('model', 'norm', 'ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'ngf',
@@ -72,6 +75,11 @@ class TestOptions(BaseOptions):
         test.add_argument('--start', type=int, default=0, help='first driving frame (0-based)')
         test.add_argument('--how_many', type=int, default=None, help='render at most this many frames')
         test.add_argument('--batch_size', type=int, default=4, help='frames per forward pass')
+        test.add_argument('--engine', choices=ENGINE_CHOICES, default='auto',
+                          help='how the generator runs (inference/engines.py): eager PyTorch, channels_last, '
+                               'compile (torch.compile; needs a C++ compiler on the CPU), onnxruntime (the ONNX '
+                               'export, written next to the checkpoint on first use); auto: the fastest one '
+                               'available here. Unavailable engines fall back to eager with one line')
         test.add_argument('--fps', type=float, default=None,
                           help='frame rate of the mp4 videos (default: the --driving_video\'s, else 25)')
         test.add_argument('--driving_video', default=None,

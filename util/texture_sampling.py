@@ -37,8 +37,11 @@ def render(texture, uv, parts, min_prob=0.0):
     Implementation: soft probabilities are sampled part by part in a custom autograd function that
     recomputes the samples in backward instead of keeping 24 of them (memory stays a few
     [B, C, H, W] buffers); when few (pixel, part) pairs carry weight (hard ids, or peaked
-    probabilities with min_prob > 0) only those pairs are sampled, gathered part by part.
+    probabilities with min_prob > 0) only those pairs are sampled, gathered part by part. While
+    torch.compile or an exporter traces the caller, soft probabilities go through ``render_plain``.
     """
+    if parts.is_floating_point() and _tracing():
+        return render_plain(texture, uv, parts, min_prob)
     texture, uv, hard = _check_render_inputs(texture, uv, parts)
     device_type = uv.device.type
     with torch.autocast(device_type, enabled=False):  # sampling runs in the texture's dtype
@@ -57,6 +60,38 @@ def render(texture, uv, parts, min_prob=0.0):
             if min_prob > 0:
                 weights = torch.where(keep, weights, torch.zeros((), dtype=weights.dtype, device=weights.device))
         return _DenseRender.apply(texture, uv, weights, not weights_need_grad)
+
+
+def render_plain(texture, uv, probs, min_prob=0.0):
+    """``render`` for soft probabilities in plain tensor operations: one grid_sample per part, weighted
+    and summed, with no autograd function, Python-side data or data-dependent branch, so that the
+    torch.compile, TorchScript and ONNX exporters can follow it (``render`` calls it while they trace).
+    Same arguments and result as ``render`` (equal up to float rounding); it samples every part densely.
+    """
+    if texture.dim() == 3:
+        texture = texture[None]
+    batch = uv.shape[0]
+    tiles = _tiles(texture)
+    with torch.autocast(uv.device.type, enabled=False):
+        uv = uv.to(texture.dtype)
+        weights = probs[:, 1:].to(texture.dtype)
+        if min_prob > 0:
+            weights = torch.where(weights.abs() > min_prob, weights, torch.zeros_like(weights))
+        out = None
+        for p in range(NUM_PARTS):
+            tile = tiles[:, p]
+            if tile.shape[0] != batch:
+                tile = tile.expand(batch, -1, -1, -1)
+            sample = torch.nn.functional.grid_sample(tile, _part_grid(uv, p), mode='bilinear',
+                                                     padding_mode='border', align_corners=True)
+            term = sample * weights[:, p:p + 1]
+            out = term if out is None else out + term
+        return out
+
+
+def _tracing():
+    """Whether an exporter or compiler is tracing the caller (plain operations only)."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
 
 
 def _check_render_inputs(texture, uv, parts):
