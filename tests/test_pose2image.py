@@ -71,7 +71,7 @@ def test_compositing_flags_are_refused(tiny_pose2image, tmp_path, flag):
     root, _, novel = tiny_pose2image
     refused = run_script('test.py', '--name', 'edn', '--checkpoints_dir', root / 'checkpoints', '--gpu_ids', '-1',
                          '--pose_path', novel / 'openpose_json', '--results_dir', tmp_path / 'out', *flag, check=False)
-    assert refused.returncode == 1 and 'Traceback' not in refused.stderr, refused.stderr[-3000:]
+    assert refused.returncode == 2 and 'Traceback' not in refused.stderr, refused.stderr[-3000:]
     assert f'{flag[0]}: the pose2image model renders whole frames' in refused.stderr
     assert not (tmp_path / 'out').exists()          # refused before anything was written
 
