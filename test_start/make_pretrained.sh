@@ -12,7 +12,7 @@ OUT=test_start/pretrained
 "$PYTHON" -m data.synthetic --out "$WORK/novel" --frames 100 --size 128 128 --seed 0 --motion novel
 PYTHON=$PYTHON bash train_start/cpu_small.sh "$WORK/synthetic" synthetic --checkpoints_dir "$WORK/checkpoints"
 rm -rf "$OUT"
-"$PYTHON" -m models.inference_checkpoint "$WORK/checkpoints/synthetic" "$OUT/synthetic"
+"$PYTHON" -m models.inference_checkpoint "$WORK/checkpoints/synthetic" "$OUT/synthetic" --fp16
 mkdir -p "$OUT/driving_poses"
 cp "$WORK"/novel/openpose_json/*.json "$OUT/driving_poses/"
 echo "test_start/pretrained: $(du -sh "$OUT" | cut -f1) (work files in $WORK)"

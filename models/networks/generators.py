@@ -28,8 +28,8 @@ class InstanceNorm(nn.InstanceNorm2d):
         super().__init__(channels, affine=False, track_running_stats=False)
 
     def forward(self, x):
-        if x.dim() != 4:
-            return super().forward(x)
+        if x.dim() != 4 or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            return super().forward(x)       # the exporter knows instance norm (and not the reshape's channels)
         n, c, h, w = x.shape
         out = torch.batch_norm(x.reshape(1, n * c, h, w), None, None, None, None, True, 0.0, self.eps,
                                torch.backends.cudnn.enabled)
