@@ -167,6 +167,12 @@ def load_engine(name, model, working, batch_size=1, checkpoint=None, onnx_file=N
         except EngineUnavailable as why:
             log(f'--engine {candidate} unavailable: {why}; using {candidates[candidates.index(candidate) + 1]}')
             continue
+        except Exception as error:          # auto never fails where eager works: an engine that breaks is skipped
+            if name != 'auto' or candidate == 'eager':
+                raise
+            log(f'--engine {candidate} failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); '
+                f'using {candidates[candidates.index(candidate) + 1]}')
+            continue
         return Engine(candidate, run, model.frame_generator().frame_names, model.device,
                       time.perf_counter() - start)
     raise AssertionError('eager is always available')
