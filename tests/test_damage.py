@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from data.layout import index_dataset
-from data.readers import DataFileError, read_frame, read_iuv, read_openpose, write_flo, write_frame, write_iuv, write_openpose
+from data.readers import (DataFileError, read_frame, read_iuv, read_openpose, write_flo, write_frame, write_iuv,
+                          write_openpose)
 from data.synthetic import generate
 from tests.helpers import ROOT, TINY, run_script, snapshot
 from util.checkpoint import load_checkpoint
@@ -60,8 +61,8 @@ def assert_clean_failure(status, stderr, *named):
     """Exit status 2, one 'error: ' message at the end of stderr (after any progress bars) naming each of named."""
     assert status == 2, stderr
     assert 'Traceback' not in stderr and stderr.count('error: ') == 1, stderr
-    message = stderr[stderr.index('error: '):]
     assert stderr.startswith('error: ') or '\nerror: ' in stderr, stderr
+    message = stderr[stderr.index('error: '):]
     for name in named:
         assert str(name) in message, f'{name} not in:\n{message}'
 
