@@ -3,9 +3,9 @@
     python bench/train_profile.py --size 128                  # the original preset, fp32
     python bench/train_profile.py --size 128 --flags='--no_temporal_D' --top 30
 
-Prints the FLOPs of one step by network (torch FlopCounterMode), the wall time of the step's phases
-(generator forward + losses, generator backward + Adam, discriminator forward, backward + Adam) and
-torch.profiler's operators by self CPU time, after one warm-up step.
+Prints the FLOPs of one step (torch FlopCounterMode), its wall and CPU time, and torch.profiler's operators
+by self CPU time, after one warm-up step. On a shared machine small operators look slower than they are
+under load (each waits for both threads); compare runs made at quiet moments.
 """
 import argparse
 import os
@@ -57,38 +57,13 @@ def build(args, workdir):
     return create_model(opt, dataset), batches
 
 
-def flops_by_network(model, batch):
-    """{network: TFLOPs} of one step, and the total."""
+def step_flops(model, batch):
+    """TFLOPs of one training step (torch FlopCounterMode)."""
     from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False, depth=None)
+    counter = FlopCounterMode(display=False)
     with counter:
         model.train_step(batch)
-    names = {'generator': type(model.generator).__name__, 'discriminators.spatial': 'MultiscaleDiscriminator',
-             'discriminators.temporal': 'TemporalDiscriminator', 'vgg': 'VGG19Features'}
-    counts = counter.get_flop_counts()
-    shares = {}
-    for label, cls in names.items():
-        keys = [key for key in counts if key.split('.')[-1] == cls or key == cls]
-        if keys:
-            shares[label] = sum(counts[min(keys, key=len)].values()) / 1e12
-    return shares, counter.get_total_flops() / 1e12
-
-
-class PhaseTimer:
-    """Wall time of the step's phases, read from the optimizers' steps and the discriminators' calls."""
-
-    def __init__(self, model):
-        self.marks = []
-        for name, optimizer in model.optimizers.items():
-            optimizer.register_step_post_hook(lambda *_, name=name: self.marks.append((f'{name} step done', time.perf_counter())))
-        model.discriminators.register_forward_hook(lambda *_: self.marks.append(('D forward', time.perf_counter())))
-
-    def report(self, start):
-        previous = start
-        for label, moment in self.marks:
-            print(f'  {label:16s} +{moment - previous:6.2f} s')
-            previous = moment
-        self.marks.clear()
+    return counter.get_total_flops() / 1e12
 
 
 def main():
@@ -99,16 +74,11 @@ def main():
         model, batches = build(args, workdir)
         model.set_epoch(1)
         model.train_step(batches[0])                                  # warm-up
-        shares, total = flops_by_network(model, batches[1])
         print(f'{args.preset} preset at {args.size}px, amp {args.amp}, {torch.get_num_threads()} threads: '
-              f'{total:.3f} TFLOP per step')
-        for label, value in shares.items():
-            print(f'  {label:24s} {value:.3f} TFLOP ({100 * value / total:.0f}%)')
-        timer = PhaseTimer(model)
-        start = time.perf_counter()
+              f'{step_flops(model, batches[1]):.3f} TFLOP per step')
+        wall, cpu = time.perf_counter(), time.process_time()
         model.train_step(batches[0])
-        print(f'step {time.perf_counter() - start:.2f} s; phases (time since the previous mark):')
-        timer.report(start)
+        print(f'step: {time.perf_counter() - wall:.2f} s wall, {time.process_time() - cpu:.2f} s CPU time')
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
             model.train_step(batches[1])
         print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=args.top, max_name_column_width=40))
