@@ -339,11 +339,43 @@ def command_line(command):
     return ' '.join(['python'] + [os.path.relpath(c, ROOT) if os.path.isabs(c) else c for c in command[1:]])
 
 
+RESULTS_INTRO = ['# Results', '', 'Numbers measured by the project\'s own scripts; how to reproduce each is '
+                 'given below it.', '']
+SPEED_HEADING = '## Speed and memory (benchmark.py)'
+
+
+def quality_heading(size):
+    return f'## Quality on a novel motion, {size} px (synthetic, CPU, equal training wall-clock)'
+
+
+def strip_name(size):
+    return 'quality_strip.jpg' if size == 128 else f'quality_strip_{size}.jpg'
+
+
+def replace_sections(text, sections):
+    """text (markdown) with each '## ' section named in sections ({heading: lines}) replaced by its lines, in
+    place, or appended when absent; every other section is kept as it is."""
+    blocks, current = [], []
+    for line in text.splitlines():
+        if line.startswith('## '):
+            blocks.append(current)
+            current = []
+        current.append(line)
+    blocks.append(current)
+    todo = dict(sections)
+    out = []
+    for block in blocks:
+        heading = block[0] if block else ''
+        out += todo.pop(heading) if heading in todo else block
+    for lines in todo.values():
+        out += lines
+    return '\n'.join(out).rstrip('\n') + '\n'
+
+
 def write_results(args, runs, reports, commands, strip_frames, budget=None, budget_commands=()):
+    """Replace this size's quality section and the speed section of docs/RESULTS.md (other sections stay)."""
     relative = os.path.relpath(args.work, ROOT)
-    lines = ['# Results', '',
-             'Numbers measured by the project\'s own scripts; how to reproduce each is given below it.', '',
-             '## Quality on a novel motion (synthetic, CPU, equal training wall-clock)', '',
+    lines = [quality_heading(args.size), '',
              f'Setup: one synthetic person (seed {args.seed}), a {args.frames}-frame training video and a '
              f'{args.novel_frames}-frame video of the same person doing other moves at another speed, both '
              f'{args.size}x{args.size}. Each variant trained for about {args.minutes:g} min of wall-clock on this '
@@ -362,7 +394,7 @@ def write_results(args, runs, reports, commands, strip_frames, budget=None, budg
                   'background, detail = the texture render instead of the detail generator\'s output. '
                   'All four together are the oracle, exactly.', '']
         lines += budget_table(budget, reports['ours'], reports['oracle']) + ['']
-    lines += ['', '![novel frames: ground truth and each output](images/quality_strip.jpg)', '',
+    lines += ['', f'![novel frames: ground truth and each output](images/{strip_name(args.size)})', '',
               f'Frames {", ".join(map(str, strip_frames))} of the novel video; rows as labelled.', '',
               '### Training plans', '']
     lines += [f'- {name}: {run["plan"]}; trained {run["seconds"] / 60:.1f} min' for name, run in runs.items()]
@@ -373,9 +405,10 @@ def write_results(args, runs, reports, commands, strip_frames, budget=None, budg
     lines += [command_line(c) for c in commands.values()]
     lines += [command_line(c) for c in budget_commands]
     lines += ['```', '']
+    sections = {quality_heading(args.size): lines}
     speed, files = speed_table(os.path.join(args.docs, 'speed'))
     if files:
-        lines += ['## Speed and memory (benchmark.py)', '',
+        lines = [SPEED_HEADING, '',
                   'One training iteration (generator and discriminator step) on synthetic data; peak memory '
                   'is the process\'s peak RSS on the CPU. Preset "original" is the original research code\'s '
                   'configuration (batch 2 clips x 2 frames; UV generator ngf 64, 4 downsamplings, 9 blocks; '
@@ -401,14 +434,18 @@ def write_results(args, runs, reports, commands, strip_frames, budget=None, budg
                       'training-time forward pass (model.infer) that test.py ran before it had engines. '
                       'Differences are over output, person and alpha in [-1, 1] (alpha [0, 1]); PSNR of the '
                       'output frame. Setup: export, compilation and the first batch.', ''] + engines
+        sections[SPEED_HEADING] = lines
     os.makedirs(args.docs, exist_ok=True)
     setup = f'{args.frames} training frames of {args.size}x{args.size}, {args.minutes:g} min per variant'
-    with open(os.path.join(args.docs, 'quality.json'), 'w', encoding='utf-8') as handle:
+    summary = 'quality.json' if args.size == 128 else f'quality_{args.size}.json'
+    with open(os.path.join(args.docs, summary), 'w', encoding='utf-8') as handle:
         json.dump({'setup': setup, 'means': {name: {key: report['mean'].get(key) for key, _, _ in COLUMNS}
                                              for name, report in reports.items()}}, handle, indent=1)
-    with open(os.path.join(args.docs, 'RESULTS.md'), 'w', encoding='utf-8') as handle:
-        handle.write('\n'.join(lines))
-    print(f'wrote {os.path.join(args.docs, "RESULTS.md")}')
+    path = os.path.join(args.docs, 'RESULTS.md')
+    text = open(path, encoding='utf-8').read() if os.path.isfile(path) else '\n'.join(RESULTS_INTRO)
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(replace_sections(text, sections))
+    print(f'wrote {path}')
 
 
 def main():
@@ -426,7 +463,7 @@ def main():
     budget, budget_commands = error_budget(args, data) if 'ours' in reports else ({}, [])
     for components, report in budget.items():
         print(f'ours with true {components}:', '  '.join(f'{key} {report["mean"].get(key)}' for key, _ in BUDGET_COLUMNS))
-    strip = frame_strip(reports, data, os.path.join(args.docs, 'images', 'quality_strip.jpg'))
+    strip = frame_strip(reports, data, os.path.join(args.docs, 'images', strip_name(args.size)))
     write_results(args, runs, reports, commands, strip, budget, budget_commands)
 
 

@@ -3,7 +3,9 @@ components replaced by the ground truth (evaluate.py --substitute), and the orac
 
     python -m evaluation.budget --name NAME --checkpoints_dir DIR --dataroot SYNTHETIC_NOVEL [--results_dir R]
 
-bench/quality.py writes the same table into docs/RESULTS.md for its 'ours' run.
+bench/quality.py writes the same table into docs/RESULTS.md for its 'ours' run. The driving poses are used
+as they are (--align off): the data is the training person at the training size, and an alignment would
+mix its own error into the geometry's.
 """
 import argparse
 import json
@@ -55,7 +57,7 @@ def main():
     parser.add_argument('--gpu_ids', default='-1')
     args = parser.parse_args()
     common = ['--dataroot', args.dataroot, '--phase', 'all', '--results_dir', args.results_dir,
-              '--gpu_ids', args.gpu_ids, '--show_frames', '1']
+              '--gpu_ids', args.gpu_ids, '--show_frames', '1', '--align', 'off']
     model = ['--name', args.name, '--checkpoints_dir', args.checkpoints_dir] + common
     plain = measured(model)
     budget = {components: measured(model + ['--substitute', components]) for components in BUDGET}
