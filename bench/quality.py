@@ -35,6 +35,7 @@ from models import create_model  # noqa: E402
 from options.presets import preset_flags  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util.image import save_image  # noqa: E402
+from util.markdown_sections import replace_sections  # noqa: E402
 
 # Shared by all variants: data, discriminators (2 scales x 3 layers x 16), no VGG (no weights offline).
 COMMON = ['--gpu_ids', '-1', '--batchSize', '2', '--nThreads', '1', '--ndf', '16', '--num_D', '2',
@@ -350,26 +351,6 @@ def quality_heading(size):
 
 def strip_name(size):
     return 'quality_strip.jpg' if size == 128 else f'quality_strip_{size}.jpg'
-
-
-def replace_sections(text, sections):
-    """text (markdown) with each '## ' section named in sections ({heading: lines}) replaced by its lines, in
-    place, or appended when absent; every other section is kept as it is."""
-    blocks, current = [], []
-    for line in text.splitlines():
-        if line.startswith('## '):
-            blocks.append(current)
-            current = []
-        current.append(line)
-    blocks.append(current)
-    todo = dict(sections)
-    out = []
-    for block in blocks:
-        heading = block[0] if block else ''
-        out += todo.pop(heading) if heading in todo else block
-    for lines in todo.values():
-        out += lines
-    return '\n'.join(out).rstrip('\n') + '\n'
 
 
 def write_results(args, runs, reports, commands, strip_frames, budget=None, budget_commands=()):
