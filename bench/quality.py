@@ -272,9 +272,15 @@ def verdict(reports):
         'render.', '']
 
 
+def benchmark_results(folder):
+    """The benchmark.py --json files in folder (other JSON there, e.g. a before/after comparison, is skipped)."""
+    names = sorted(f for f in os.listdir(folder) if f.endswith('.json')) if os.path.isdir(folder) else []
+    return [name for name in names if {'preset', 'size'} <= set(json.load(open(os.path.join(folder, name))))]
+
+
 def speed_table(folder):
     """The benchmark.py --json results kept in docs/speed/, one row each; ratios against the original code."""
-    files = sorted(f for f in os.listdir(folder) if f.endswith('.json')) if os.path.isdir(folder) else []
+    files = benchmark_results(folder)
     lines = ['| preset | size | amp | flags | s/iter (x original) | peak memory GB (x original) | TFLOP/iter | '
              'share of FLOP floor | matmul GFLOP/s | inference frames/s | texture sampling fwd+bwd s (x original) |',
              '|---' * 11 + '|']
@@ -306,7 +312,7 @@ def engines_tables(folder):
     """One table per benchmark.py --parts infer result with its engines (docs/speed/*.json): frames/s, the
     ratio to eager fp32 of the same run, the largest difference to its outputs, setup time, peak memory."""
     lines = []
-    for name in sorted(f for f in os.listdir(folder) if f.endswith('.json')) if os.path.isdir(folder) else []:
+    for name in benchmark_results(folder):
         r = json.load(open(os.path.join(folder, name)))
         engines = r.get('infer', {}).get('engines')
         if not engines:
