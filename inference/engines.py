@@ -22,9 +22,10 @@ import torch
 from inference.export import export_onnx, file_sha256
 
 ENGINES = ('eager', 'channels_last', 'compile', 'onnxruntime')
-# fastest first on a 2-core AMD EPYC at 256 px, default configuration (docs/RESULTS.md); compile is left
-# out of auto: it spends minutes compiling before the first frame, more than it saves on a short clip
-AUTO_ORDER = ('onnxruntime', 'eager')
+# what auto tries, fastest first. Measured on a 2-core AMD EPYC at 256 px, default configuration
+# (docs/RESULTS.md, inference engines): channels_last and compile within 7% of eager (compile after 145 s of
+# compiling), onnxruntime 0.75x eager and up to 5e-2 away from its frames; so auto runs eager
+AUTO_ORDER = ('eager',)
 
 
 class EngineUnavailable(Exception):

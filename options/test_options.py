@@ -79,7 +79,7 @@ class TestOptions(BaseOptions):
                           help='how the generator runs (inference/engines.py): eager PyTorch, channels_last, '
                                'compile (torch.compile; needs a C++ compiler on the CPU), onnxruntime (the ONNX '
                                'export, written next to the checkpoint on first use); auto: the fastest one '
-                               'available here. Unavailable engines fall back to eager with one line')
+                               'measured (eager on the CPU). Unavailable engines fall back to eager with one line')
         test.add_argument('--fps', type=float, default=None,
                           help='frame rate of the mp4 videos (default: the --driving_video\'s, else 25)')
         test.add_argument('--driving_video', default=None,
