@@ -273,14 +273,15 @@ def verdict(reports):
 
 
 def benchmark_results(folder):
-    """The benchmark.py --json files in folder (other JSON there, e.g. a before/after comparison, is skipped)."""
+    """{file name: record} of the benchmark.py --json files in folder, sorted by name (other JSON there, e.g. a
+    before/after comparison, is skipped)."""
     names = sorted(f for f in os.listdir(folder) if f.endswith('.json')) if os.path.isdir(folder) else []
-    return [name for name in names if {'preset', 'size'} <= set(json.load(open(os.path.join(folder, name))))]
+    records = {name: json.load(open(os.path.join(folder, name))) for name in names}
+    return {name: r for name, r in records.items() if {'preset', 'size'} <= set(r)}
 
 
-def speed_table(folder):
-    """The benchmark.py --json results kept in docs/speed/, one row each; ratios against the original code."""
-    files = benchmark_results(folder)
+def speed_table(results):
+    """The benchmark_results kept in docs/speed/, one row each; ratios against the original code."""
     lines = ['| preset | size | amp | flags | s/iter (x original) | peak memory GB (x original) | TFLOP/iter | '
              'share of FLOP floor | matmul GFLOP/s | inference frames/s | texture sampling fwd+bwd s (x original) |',
              '|---' * 11 + '|']
@@ -291,8 +292,7 @@ def speed_table(folder):
         text = form.format(value)
         return f'{text} ({value / reference:.2f}x)' if reference else text
 
-    for name in files:
-        r = json.load(open(os.path.join(folder, name)))
+    for r in results.values():
         train, infer, sampling = r.get('train', {}), r.get('infer', {}), r.get('sampling', {})
         seconds, memory, sample = ORIGINAL_CODE.get(r['size'], (None, None, None))
         if r['preset'] != 'original':
@@ -305,15 +305,14 @@ def speed_table(folder):
                      f"{cell(r.get('fraction_of_floor'), '{:.0%}')} | {cell(r.get('matmul_gflops'), '{:.0f}')} | "
                      f"{cell(infer.get('infer_frames_per_s'), '{:.2f}')} | "
                      f"{cell(sampling.get('sampling_exact_fwd_bwd_s'), '{:.2f}', sample)} |")
-    return lines, files
+    return lines
 
 
-def engines_tables(folder):
+def engines_tables(results):
     """One table per benchmark.py --parts infer result with its engines (docs/speed/*.json): frames/s, the
     ratio to eager fp32 of the same run, the largest difference to its outputs, setup time, peak memory."""
     lines = []
-    for name in benchmark_results(folder):
-        r = json.load(open(os.path.join(folder, name)))
+    for name, r in results.items():
         engines = r.get('infer', {}).get('engines')
         if not engines:
             continue
@@ -327,12 +326,12 @@ def engines_tables(folder):
             lines.append(f"| {engine} | {e['ran']} | {e['frames_per_s']:.3f} | {e['frames_per_s'] / eager:.2f} | "
                          f"{e['max_diff']:.1e} | {e['psnr_db']:.1f} | {e['setup_s']:.0f} | "
                          f"{e['peak_memory_gb']:.2f} |")
-        lines += ['', '```', benchmark_command(folder, name), '```', '']
+        lines += ['', '```', benchmark_command(name, r), '```', '']
     return lines
 
 
-def benchmark_command(folder, name):
-    r = json.load(open(os.path.join(folder, name)))
+def benchmark_command(name, r):
+    """The benchmark.py command line that wrote record r as docs/speed/<name>."""
     flags = f" --flags='{r['flags']}'" if r.get('flags') else ''
     parts = '' if 'sampling' in r and 'infer' in r else ' --parts ' + ','.join(
         part for part in ('sampling', 'data', 'train', 'infer') if part in r)
@@ -393,8 +392,8 @@ def write_results(args, runs, reports, commands, strip_frames, budget=None, budg
     lines += [command_line(c) for c in budget_commands]
     lines += ['```', '']
     sections = {quality_heading(args.size): lines}
-    speed, files = speed_table(os.path.join(args.docs, 'speed'))
-    if files:
+    results = benchmark_results(os.path.join(args.docs, 'speed'))
+    if results:
         lines = [SPEED_HEADING, '',
                   'One training iteration (generator and discriminator step) on synthetic data; peak memory '
                   'is the process\'s peak RSS on the CPU. Preset "original" is the original research code\'s '
@@ -409,11 +408,11 @@ def write_results(args, runs, reports, commands, strip_frames, budget=None, budg
                   'i.e. without keeping freed buffers mapped (util/cpu_runtime.py), for comparison. '
                   '"x original": against the original research '
                   'code at the same configuration on this kind of machine (27.5 s, 8.5 GB, sampling 4.5 s at 256; '
-                  '119.8 s, 20.2 GB, 14.3 s at 512). Files: ' + ', '.join(f'docs/speed/{f}' for f in files) + '.',
+                  '119.8 s, 20.2 GB, 14.3 s at 512). Files: ' + ', '.join(f'docs/speed/{f}' for f in results) + '.',
                   '']
-        lines += speed
-        lines += ['', '```'] + [benchmark_command(os.path.join(args.docs, 'speed'), f) for f in files] + ['```', '']
-        engines = engines_tables(os.path.join(args.docs, 'speed'))
+        lines += speed_table(results)
+        lines += ['', '```'] + [benchmark_command(name, r) for name, r in results.items()] + ['```', '']
+        engines = engines_tables(results)
         if engines:
             lines += ['### Inference engines (test.py --engine)', '',
                       "test.py's path (only the frames, in batches) with each engine, measured one after another in "
