@@ -54,6 +54,7 @@ from data.preflight import PLATE_HINTS, file_problems
 from data.readers import DataFileError, read_flo, read_frame, read_iuv, read_label3d, read_mask, read_openpose
 from data.transforms import flip_iuv, pose_to_working_size, resize_image, resize_nearest, to_unit_range, working_size
 from util.atlas import atlas_to_tensor, iuv_to_uv
+from util.unfold import fill_dark_texels
 from util.flow import flip_flow, resize_flow
 from util.pose import draw_pose, fill_missing, flip_pose, track_person
 
@@ -294,10 +295,11 @@ class ClipDataset(Dataset):
             raise DataFileError(error.path, f'{error.problem} ({PLATE_HINTS["bg"]})') from error
         return to_unit_range(resize_image(plate, height, width))
 
-    def load_texture(self):
-        """Initial texture atlas texture.jpg via util.atlas.atlas_to_tensor (values in [-1, 1])."""
+    def load_texture(self, fill_holes=False):
+        """Initial texture atlas texture.jpg via util.atlas.atlas_to_tensor (values in [-1, 1]); with
+        fill_holes its black (unseen) texels are filled from their part's seen ones (util.unfold)."""
         try:
             atlas = read_frame(self.files.texture)
         except DataFileError as error:
             raise DataFileError(error.path, f'{error.problem} ({PLATE_HINTS["texture"]})') from error
-        return atlas_to_tensor(atlas)
+        return atlas_to_tensor(fill_dark_texels(atlas) if fill_holes else atlas)

@@ -25,7 +25,7 @@ def create_model(opt, dataset=None, working_size=None):
     ``checkpoint_working_size``."""
     cls = model_class(opt.model)
     if opt.model == 'render':
-        texture = dataset.load_texture() if dataset is not None else None
+        texture = dataset.load_texture(opt.texture_holes == 'fill') if dataset is not None else None
         if dataset is not None:
             background = dataset.load_background()
         else:

@@ -33,7 +33,7 @@ class RenderGenerator(nn.Module):
         self.texture = NeuralTexture(opt.tex_size, opt.tex_feat, texture_init)
         d2g_input = 3 + opt.tex_feat + (pose_channels(opt) if opt.d2g_use_pose else 0)
         self.d2g = DetailGenerator(d2g_input, opt.ngf, opt.n_downsample_global, opt.n_blocks_global, opt.norm,
-                                   max_channels=opt.max_channels_global)
+                                   max_channels=opt.max_channels_global, skips=opt.d2g_skips)
         if background_init is None:
             background_init = torch.zeros(3, opt.loadSize, opt.loadSize)
         self.background = LearnableBackground(background_init)
@@ -103,6 +103,9 @@ class RenderModel(VideoGANModel):
             render = parser.add_argument_group('render model')
             render.add_argument('--lr_texture', type=float, default=1e-3)
             render.add_argument('--lr_background', type=float, default=1e-3)
+            render.add_argument('--texture_holes', choices=['keep', 'fill'], default='keep',
+                                help="texture.jpg's black (unseen) texels: keep them black in the initial "
+                                     "texture, or fill them from their part's seen texels (pull-push)")
             render.add_argument('--use_densepose_loss', action='store_true',
                                 help='UV/part supervision from DensePose when a pre-trained UV generator is '
                                      'loaded (always on when training from scratch)')

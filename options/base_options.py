@@ -5,6 +5,7 @@ import os
 import torch
 
 from models import model_class
+from models.networks.generators import SKIPS
 
 
 class BaseOptions:
@@ -63,6 +64,9 @@ class BaseOptions:
                                 'code\'s D2G is --ngf 64 --n_downsample_global 4 --n_blocks_global 2 '
                                 '--max_channels_global 512')
         model.add_argument('--d2g_use_pose', action='store_true', help='also feed the pose image to D2G')
+        model.add_argument('--d2g_skips', choices=SKIPS, default='none',
+                           help="detail generator's skip connections: none (pix2pixHD's global generator) or "
+                                'add (each decoder level plus the encoder level of its resolution, U-Net style)')
         model.add_argument('--tex_size', type=int, default=200)
         model.add_argument('--tex_feat', type=int, default=15, help='neural feature channels per texel')
         model.add_argument('--checkpoint_activations', action='store_true',

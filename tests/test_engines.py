@@ -111,6 +111,20 @@ def test_compile_gives_the_eager_frames_and_pads_a_short_last_batch(pose2image_r
     assert largest_difference(frames, expected) <= PARITY
 
 
+def test_exported_instance_norm_is_accurate_on_a_nearly_constant_full_size_channel(tmp_path):
+    ort = pytest.importorskip('onnxruntime')
+    from models.networks.generators import InstanceNorm
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 256, 256) * 0.05 + 3.0        # a pose image's background after the first conv
+    norm, path = InstanceNorm(4), str(tmp_path / 'norm.onnx')
+    with torch.no_grad():
+        torch.onnx.export(norm, (x,), path, dynamo=False, opset_version=17, input_names=['x'], output_names=['y'])
+    got = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(None, {'x': x.numpy()})[0]
+    exact = torch.nn.functional.instance_norm(x.double())
+    eager_error = float((norm(x).double() - exact).abs().max())
+    assert float((torch.from_numpy(got).double() - exact).abs().max()) <= max(2 * eager_error, 1e-5)
+
+
 def test_export_round_trip(render_run, pose2image_run, tmp_path):
     ort = pytest.importorskip('onnxruntime')
     for run_dir, outputs in ((render_run, ['output', 'person', 'alpha']), (pose2image_run, ['output'])):

@@ -59,6 +59,22 @@ def test_channel_cap_builds_the_original_detail_generator():
     assert out.shape == (1, 3, 32, 48)
 
 
+@pytest.mark.parametrize('upsampling', ['transpose', 'resize'])
+def test_skips_carry_the_input_around_a_dead_bottleneck(upsampling):
+    plain = GlobalGenerator(5, 3, ngf=4, n_downsampling=2, n_blocks=1, upsampling=upsampling)
+    skips = GlobalGenerator(5, 3, ngf=4, n_downsampling=2, n_blocks=1, upsampling=upsampling, skips='add')
+    skips.load_state_dict(plain.state_dict())         # the same parameters, only the wiring differs
+    deepest = [m for m in plain.model if isinstance(m, nn.Conv2d) and m.stride == (2, 2)][-1]
+    with torch.no_grad():
+        deepest.weight.zero_()                        # nothing of the input reaches the bottleneck
+        skips.load_state_dict(plain.state_dict())
+        a, b = torch.randn(2, 1, 5, 16, 24).unbind()
+        assert torch.allclose(plain(a), plain(b), atol=1e-6)
+        assert (skips(a) - skips(b)).abs().max() > 1e-2
+    with pytest.raises(ValueError, match="unknown skips 'concat'"):
+        GlobalGenerator(5, 3, ngf=4, n_downsampling=2, n_blocks=1, skips='concat')
+
+
 def test_uv_generator_outputs():
     g = UVGenerator(3, ngf=4, n_downsampling=2, n_blocks=1)
     out = g(100 * torch.randn(2, 3, 16, 24))  # large inputs push tanh to saturation
@@ -336,17 +352,20 @@ def _saved_bytes_and_grads(network, x, recompute, input_grad):
     return sum(saved), grads
 
 
-@pytest.mark.parametrize('build', ['generator', 'discriminator', 'vgg'])
+@pytest.mark.parametrize('build', ['generator', 'generator_skips', 'discriminator', 'vgg'])
 def test_recompute_keeps_less_and_gives_the_same_gradients(build, tmp_path):
     torch.manual_seed(0)
     if build == 'generator':   # the UV generator's layout (39 layers): naive segments start with a ReLU(True)
         network, x = GlobalGenerator(3, 73, ngf=4, n_downsampling=4, n_blocks=9), torch.randn(2, 3, 32, 32)
+    elif build == 'generator_skips':
+        network = GlobalGenerator(3, 3, ngf=4, n_downsampling=3, n_blocks=3, skips='add')
+        x = torch.randn(2, 3, 32, 32)
     elif build == 'discriminator':
         network, x = NLayerDiscriminator(6, ndf=8, n_layers=3), torch.randn(2, 6, 32, 32)
     else:
         torch.save(_random_vgg_features_state(), tmp_path / 'vgg.pth')
         network, x = VGG19Features(str(tmp_path / 'vgg.pth')), torch.rand(2, 3, 32, 32) * 2 - 1
-    input_grad = build != 'generator'           # a generator's pose input needs no grad, its weights do
+    input_grad = not build.startswith('generator')     # a generator's pose input needs no grad, its weights do
     kept, expected = _saved_bytes_and_grads(network, x, False, input_grad)
     kept_recompute, grads = _saved_bytes_and_grads(network, x, True, input_grad)
     assert kept_recompute < 0.7 * kept, (kept_recompute, kept)

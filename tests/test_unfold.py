@@ -14,7 +14,8 @@ from data import synthetic
 from data.prepare.texture import build_atlas_from_files
 from data.readers import read_frame, read_iuv, read_mask, write_iuv
 from util.atlas import texel_indices
-from util.unfold import build_atlas, edge_weights, fill_tiles, parts_never_seen, robust_colours, unfold_atlas
+from util.unfold import (build_atlas, edge_weights, fill_dark_texels, fill_tiles, parts_never_seen, robust_colours,
+                         unfold_atlas)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES, HEIGHT, WIDTH, SEED, T = 30, 192, 160, 3, 32
@@ -187,6 +188,22 @@ def test_fill_tiles_fills_each_part_from_its_own_texels_only():
     filled = fill_tiles(np.where(known[..., None], ramp, 0), known, fallback=(0, 0, 0))
     assert np.array_equal(filled[known], ramp[known])
     assert np.abs(filled - ramp).max() < 25
+
+
+def test_dark_texels_are_filled_from_their_part_and_dark_parts_are_kept():
+    t = 8
+    ys, xs = np.mgrid[0:6 * t, 0:4 * t]
+    ramp = np.stack([xs % t * 20 + 60, ys % t * 20 + 60, np.full(xs.shape, 100)], -1).astype(np.uint8)
+    seen = (ys % 2 == 0) & (xs % 3 == 0)
+    holes = np.where(seen[..., None], ramp, np.uint8(5))                 # unseen texels JPEG-black
+    holes[:t, :t] = 12                                                   # part 1: dark clothes, nothing brighter
+    filled = fill_dark_texels(holes)
+    assert np.array_equal(filled[seen], holes[seen])                     # seen texels unchanged
+    assert np.array_equal(filled[:t, :t], holes[:t, :t])                 # an all-dark part is left as it is
+    rest = np.ones_like(seen)
+    rest[:t, :t] = False
+    error = np.abs(filled.astype(int) - ramp)[rest & ~seen]
+    assert error.max() <= 45 and error.mean() < 12 and np.abs(holes.astype(int) - ramp)[rest & ~seen].min() > 50
 
 
 # ------------------------------------------------------------------------------------------- CLI

@@ -50,6 +50,7 @@ L1_EPS = 1.0              # residuals below this count as this in the Weiszfeld 
 MAX_OBSERVATIONS = 12_000_000   # observations kept for the robust pass: ~350 frames at 34k person
                                 # pixels (512x512); ~37 bytes each at the peak (+ ~170 MB at T=200)
 CHUNK = 1 << 21           # observations per chunk of a pass
+DARK_UNSEEN = 32          # fill_dark_texels: a texel no channel of which is brighter is taken as unseen
 WORKERS = 2               # threads reading and unpacking frames (cv2 and numpy release the GIL)
 
 
@@ -328,6 +329,20 @@ def parts_never_seen(seen):
     """Part ids (1..24) with no seen texel; seen: bool [6T, 4T]."""
     per_part = _to_tiles(np.asarray(seen)[..., None])[..., 0].any((0, 1))
     return [p + 1 for p in range(NUM_PARTS) if not per_part[p]]
+
+
+def fill_dark_texels(atlas, dark=DARK_UNSEEN):
+    """An atlas whose unseen texels are black (a plain unfold, the original research code's texture.jpg)
+    with them filled from their part's seen texels (``fill_tiles``). Texels whose every channel is at most
+    ``dark`` count as unseen: JPEG leaves unseen black up to ~30 levels above 0 around seen texels. A dark
+    texel inside a part with brighter ones is refilled from them; a part with no brighter texel (dark
+    clothes) is left as it is. atlas: uint8 [6T, 4T, 3] -> uint8 [6T, 4T, 3]."""
+    seen = atlas.max(2) > dark
+    tiles_seen = _to_tiles(seen[..., None])[..., 0]                       # [T, T, 24]
+    tiles_seen |= ~tiles_seen.any((0, 1), keepdims=True)                  # all-dark parts: every texel kept
+    seen = _from_tiles(tiles_seen[..., None])[..., 0]
+    filled = fill_tiles(atlas.astype(np.float32), seen, np.zeros(atlas.shape[2], np.float32))
+    return np.clip(np.rint(filled), 0, 255).astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from util.densepose import NUM_PARTS
 
 from . import recompute
 
+SKIPS = ('none', 'add')
+
 
 class InstanceNorm(nn.InstanceNorm2d):
     """nn.InstanceNorm2d(channels) (no affine, no running statistics) whose output is not a view: the same
@@ -28,12 +30,26 @@ class InstanceNorm(nn.InstanceNorm2d):
         super().__init__(channels, affine=False, track_running_stats=False)
 
     def forward(self, x):
-        if x.dim() != 4 or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-            return super().forward(x)       # the exporter knows instance norm (and not the reshape's channels)
+        if torch.onnx.is_in_onnx_export() and x.dim() == 4:
+            return self.accurate_in_onnx(x)
+        if x.dim() != 4 or torch.jit.is_tracing():
+            return super().forward(x)
         n, c, h, w = x.shape
         out = torch.batch_norm(x.reshape(1, n * c, h, w), None, None, None, None, True, 0.0, self.eps,
                                torch.backends.cudnn.enabled)
         return torch.ops.aten._unsafe_view(out, (n, c, h, w))
+
+
+    def accurate_in_onnx(self, x):
+        """The same normalisation in plain operations, for the ONNX export. ONNX Runtime's InstanceNormalization
+        (and a plain ReduceMean over H*W) sums in one pass: on a 256^2 channel that is nearly constant (a pose
+        image's background) it was 8e-4 off and the exported generator 5e-2 off eager fp32, which is 5e-4 from
+        fp64. Statistics of x minus its corner pixel, reduced over W then H, are 1e-6 off (about 2x the time of
+        the fused operator, a few percent of the generator's)."""
+        centred = x - x[:, :, :1, :1]
+        centred = centred - centred.mean(3, keepdim=True).mean(2, keepdim=True)
+        variance = centred.square().mean(3, keepdim=True).mean(2, keepdim=True)
+        return centred * torch.rsqrt(variance + self.eps)
 
 
 def norm_layer(norm, channels):
@@ -72,31 +88,37 @@ class GlobalGenerator(nn.Module):
 
     upsampling: 'transpose' (3x3 stride-2 transposed conv, as pix2pixHD) or 'resize'
     (nearest 2x upsample + 3x3 conv, avoids checkerboard artefacts; same parameter count).
+    skips: 'none' (pix2pixHD) or 'add': each upsampling stage's output plus the encoder's output at
+    that resolution (U-Net style), so detail of the input need not pass the bottleneck; same parameters.
 
     forward(x: [B, input_nc, H, W]) -> [B, output_nc, H, W]; H and W must be divisible by
     2**n_downsampling.
     """
 
     def __init__(self, input_nc, output_nc, ngf=64, n_downsampling=3, n_blocks=9, norm='instance',
-                 upsampling='transpose', max_channels=0):
+                 upsampling='transpose', max_channels=0, skips='none'):
         super().__init__()
         if upsampling not in ('transpose', 'resize'):
             raise ValueError(f"GlobalGenerator: unknown upsampling {upsampling!r}; use 'transpose' or 'resize'")
-        self.n_downsampling = n_downsampling
+        if skips not in SKIPS:
+            raise ValueError(f"GlobalGenerator: unknown skips {skips!r}; use one of {', '.join(SKIPS)}")
+        self.n_downsampling, self.skips = n_downsampling, skips
         act = lambda: nn.ReLU(True)  # noqa: E731
         channels = [min(ngf * 2 ** level, max_channels or ngf * 2 ** level) for level in range(n_downsampling + 1)]
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), norm_layer(norm, ngf), act()]
+        stages = [[nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), norm_layer(norm, ngf), act()]]
         for ch, deeper in zip(channels, channels[1:]):
-            layers += [nn.Conv2d(ch, deeper, 3, stride=2, padding=1), norm_layer(norm, deeper), act()]
-        layers += [ResnetBlock(channels[-1], norm) for _ in range(n_blocks)]
+            stages.append([nn.Conv2d(ch, deeper, 3, stride=2, padding=1), norm_layer(norm, deeper), act()])
+        stages[-1] += [ResnetBlock(channels[-1], norm) for _ in range(n_blocks)]
         for ch, shallower in zip(channels[::-1], channels[-2::-1]):
             if upsampling == 'transpose':
                 up = [nn.ConvTranspose2d(ch, shallower, 3, stride=2, padding=1, output_padding=1)]
             else:
                 up = [nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(ch, shallower, 3, padding=1)]
-            layers += up + [norm_layer(norm, shallower), act()]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(channels[0], output_nc, 7)]
-        self.model = nn.Sequential(*layers)
+            stages.append(up + [norm_layer(norm, shallower), act()])
+        stages.append([nn.ReflectionPad2d(3), nn.Conv2d(channels[0], output_nc, 7)])
+        # one Sequential (the parameter names pix2pixHD checkpoints have); the skips cut it at stage ends
+        self.model = nn.Sequential(*[layer for stage in stages for layer in stage])
+        self.stage_ends = [sum(map(len, stages[:k + 1])) for k in range(len(stages))]
         self.recompute = False
 
     def check_size(self, height, width):
@@ -110,7 +132,18 @@ class GlobalGenerator(nn.Module):
 
     def forward(self, x):
         self.check_size(x.shape[-2], x.shape[-1])
-        return recompute.run_sequential(self.model, x, recompute.active(self))
+        if self.skips == 'none':
+            return recompute.run_sequential(self.model, x, recompute.active(self))
+        enabled, start, encoded = recompute.active(self), 0, []
+        for k, end in enumerate(self.stage_ends):
+            x = recompute.run(self.model[start:end], x, enabled)
+            start = end
+            # stage k < n ends at level k; upsampling stage k in n+1 .. 2n ends at level 2n - k
+            if k < self.n_downsampling:
+                encoded.append(x)
+            elif self.n_downsampling < k <= 2 * self.n_downsampling:
+                x = x + encoded[2 * self.n_downsampling - k]
+        return x
 
 
 class UVGenerator(nn.Module):
@@ -139,9 +172,10 @@ class DetailGenerator(nn.Module):
     """
 
     def __init__(self, input_nc, ngf=64, n_downsampling=3, n_blocks=9, norm='instance', upsampling='transpose',
-                 max_channels=0):
+                 max_channels=0, skips='none'):
         super().__init__()
-        self.net = GlobalGenerator(input_nc, 3, ngf, n_downsampling, n_blocks, norm, upsampling, max_channels)
+        self.net = GlobalGenerator(input_nc, 3, ngf, n_downsampling, n_blocks, norm, upsampling, max_channels,
+                                   skips)
 
     def forward(self, features):
         return torch.tanh(self.net(features))
