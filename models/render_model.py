@@ -103,9 +103,10 @@ class RenderModel(VideoGANModel):
             render = parser.add_argument_group('render model')
             render.add_argument('--lr_texture', type=float, default=1e-3)
             render.add_argument('--lr_background', type=float, default=1e-3)
-            render.add_argument('--texture_holes', choices=['keep', 'fill'], default='keep',
-                                help="texture.jpg's black (unseen) texels: keep them black in the initial "
-                                     "texture, or fill them from their part's seen texels (pull-push)")
+            render.add_argument('--texture_holes', choices=['fill', 'keep'], default='fill',
+                                help="texture.jpg's black (unseen) texels: fill them from their part's seen "
+                                     'texels (pull-push) in the initial texture, or keep them black (the '
+                                     'original research code)')
             render.add_argument('--use_densepose_loss', action='store_true',
                                 help='UV/part supervision from DensePose when a pre-trained UV generator is '
                                      'loaded (always on when training from scratch)')

@@ -63,10 +63,16 @@ class BaseOptions:
                                 'generator (0: none, ngf * 2^level as in pix2pixHD); the original research '
                                 'code\'s D2G is --ngf 64 --n_downsample_global 4 --n_blocks_global 2 '
                                 '--max_channels_global 512')
-        model.add_argument('--d2g_use_pose', action='store_true', help='also feed the pose image to D2G')
-        model.add_argument('--d2g_skips', choices=SKIPS, default='none',
-                           help="detail generator's skip connections: none (pix2pixHD's global generator) or "
-                                'add (each decoder level plus the encoder level of its resolution, U-Net style)')
+        # D2G with skips and the pose (not the original's: it has neither): +0.5 dB on the person at equal
+        # epochs with the filled texture (docs/RESULTS.md, "Changes screened")
+        model.add_argument('--d2g_use_pose', dest='d2g_use_pose', action='store_true', default=True,
+                           help='also feed the pose image to D2G (the default)')
+        model.add_argument('--no_d2g_use_pose', dest='d2g_use_pose', action='store_false',
+                           help='D2G sees the sampled texture only (the original research code)')
+        model.add_argument('--d2g_skips', choices=SKIPS, default='add',
+                           help="detail generator's skip connections: add (each decoder level plus the encoder "
+                                "level of its resolution, U-Net style) or none (pix2pixHD's global generator, "
+                                'the original research code)')
         model.add_argument('--tex_size', type=int, default=200)
         model.add_argument('--tex_feat', type=int, default=15, help='neural feature channels per texel')
         model.add_argument('--checkpoint_activations', action='store_true',

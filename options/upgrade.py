@@ -6,12 +6,17 @@ import argparse
 from options.train_options import TrainOptions
 
 
+# Flags whose default is not what the code did before the flag existed: a checkpoint without them gets this.
+BEFORE_THE_FLAG = {'d2g_skips': 'none'}
+
+
 def upgrade_options(stored):
     """Namespace of a checkpoint's stored options (a dict), completed with the training defaults of its
-    model (and the working-size multiple derived from them when it was not stored)."""
+    model (``BEFORE_THE_FLAG`` where the default changed with the flag) and the working-size multiple
+    derived from them when it was not stored."""
     options = TrainOptions()
     defaults = vars(options.parse_flags(['--model', stored.get('model', 'render')]))
-    upgraded = argparse.Namespace(**{**defaults, **stored})
+    upgraded = argparse.Namespace(**{**defaults, **BEFORE_THE_FLAG, **stored})
     if 'size_multiple' not in stored:
         upgraded.size_multiple = options.size_multiple(upgraded)
     return upgraded

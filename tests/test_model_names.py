@@ -71,9 +71,11 @@ def test_weight_of_another_models_loss_is_refused_on_the_command_line(capsys):
 
 def test_options_of_an_old_checkpoint_are_upgraded_with_todays_defaults():
     stored = {key: value for key, value in vars(options('--model', 'pose2image')).items()
-              if key not in ('max_channels_global', 'tex_min_prob', 'size_multiple', 'device')}
+              if key not in ('max_channels_global', 'tex_min_prob', 'd2g_skips', 'size_multiple', 'device')}
     upgraded = upgrade_options(stored)
     assert upgraded.max_channels_global == 0 and upgraded.tex_min_prob == 0.0     # the behaviour before the flags
+    assert upgraded.d2g_skips == 'none'
+    assert upgrade_options({**stored, 'd2g_skips': 'add'}).d2g_skips == 'add'
     assert upgraded.size_multiple == 2 ** max(stored['n_downsample_translate'], stored['n_downsample_global'])
     assert upgraded.model == 'pose2image' and upgraded.lambda_l1 == stored['lambda_l1']
     assert upgraded.ngf == stored['ngf'] == 8                                    # stored values win
