@@ -22,9 +22,10 @@ import torch
 from inference.export import export_onnx, file_sha256
 
 ENGINES = ('eager', 'channels_last', 'compile', 'onnxruntime')
-# what auto tries, fastest first. Measured on a 2-core AMD EPYC at 256 px, default configuration
-# (docs/RESULTS.md, inference engines): channels_last and compile within 7% of eager (compile after 145 s of
-# compiling), onnxruntime 0.75x eager and up to 5e-2 away from its frames; so auto runs eager
+# what auto tries, fastest first. Measured at 256 px, default configuration, 2 threads (docs/RESULTS.md,
+# inference engines), on a 2-core AMD EPYC and on a CPU with native bf16: channels_last 0.90-1.07x eager,
+# compile 1.00-1.07x after about 2 minutes of compiling, onnxruntime 0.68-0.75x (within 2e-5 of eager's
+# frames); so auto runs eager. Under --amp bf16 (eager) a CPU with native bf16 ran 2.55x fp32, 40 dB from it
 AUTO_ORDER = ('eager',)
 
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from models.networks import losses as L
+from models.networks.geometry_augmentation import random_similarities, warp_image, warp_labels
 from models.networks.generators import DetailGenerator, UVGenerator
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
 from models.video_gan import VideoGANModel, pose_channels, unpack_clips
@@ -38,12 +39,19 @@ class RenderGenerator(nn.Module):
             background_init = torch.zeros(3, opt.loadSize, opt.loadSize)
         self.background = LearnableBackground(background_init)
 
-    def forward(self, pose, full=True):
+    def forward(self, pose, full=True, geometry_pose=None):
         """Returns part_logits [N,25,H,W], uv [N,48,H,W], bg_prob [N,1,H,W], background, raw (texture RGB
         composited over the background), features [N,3+F,H,W], person and output (person composited over
-        the background): person is the D2G's RGB with ``full``, otherwise the texture's (output = raw)."""
+        the background): person is the D2G's RGB with ``full``, otherwise the texture's (output = raw).
+        With geometry_pose [M, Cp, H, W] the UV generator also runs on it (in the same batch) and
+        'geometry' holds its part_logits and uv, which nothing renders."""
         n, _, height, width = pose.shape
-        result = self.trans(pose)
+        if geometry_pose is None:
+            result = self.trans(pose)
+        else:
+            both = self.trans(torch.cat([pose, geometry_pose]))
+            result = {key: value[:n] for key, value in both.items()}
+            result['geometry'] = {key: value[n:] for key, value in both.items()}
         probs = torch.softmax(result['part_logits'].float(), 1)
         sampled = self.texture(result['uv'], probs, min_prob=self.tex_min_prob)
         return self.compose(result, pose, sampled, probs[:, :1], self.background(n, height, width), full)
@@ -94,6 +102,8 @@ class RenderModel(VideoGANModel):
                      'temporal': 5.0, 'l2': 10.0, 'l2_person': 0.0, 'gan': 1.0, 'feat': 10.0, 'gan_temporal': 1.0}
     # the published schedule's learning-rate factor, per epoch (see set_epoch)
     PUBLISHED_DECAY = 0.9
+    # --uv_augment similarity: the largest rotation (degrees), relative scale change and shift (of the half-size)
+    AUGMENT_DEGREES, AUGMENT_SCALE, AUGMENT_SHIFT = 20.0, 0.15, 0.15
 
     @classmethod
     def modify_commandline_options(cls, parser, is_train):
@@ -114,6 +124,12 @@ class RenderModel(VideoGANModel):
                                 help='UV L1 averaged over the person pixels, or over all 48 channels and all '
                                      'pixels (the original research code; needs a weight about 24 / person '
                                      'fraction times larger)')
+            render.add_argument('--uv_augment', choices=['none', 'similarity'], default='none',
+                                help='similarity: the UV generator also learns from a randomly rotated (up to '
+                                     f'{cls.AUGMENT_DEGREES:g} degrees), scaled (+-{cls.AUGMENT_SCALE:g}) and '
+                                     f'shifted (+-{cls.AUGMENT_SHIFT:g} of the half-size) copy of each pose '
+                                     'image with its DensePose labels warped alike; half of its UV, part and '
+                                     'mask losses come from the copies')
             render.add_argument('--lr_schedule', choices=['linear', 'published'], default='linear',
                                 help='linear: every learning rate constant for --niter epochs, then linear decay '
                                      'to 0; published (the original research code): the UV generator at '
@@ -155,7 +171,16 @@ class RenderModel(VideoGANModel):
         self.trans.load_state_dict(state['networks']['trans'])
 
     def generate(self, network, pose):
-        return network(pose, full=self.full_stage)
+        if not (self.generator.training and self.augments_geometry()):
+            return network(pose, full=self.full_stage)
+        theta = random_similarities(pose.shape[0], self.AUGMENT_DEGREES, self.AUGMENT_SCALE, self.AUGMENT_SHIFT,
+                                    pose.device)
+        result = network(pose, full=self.full_stage, geometry_pose=warp_image(pose, theta, fill=-1.0))
+        result['geometry']['theta'] = theta
+        return result
+
+    def augments_geometry(self):
+        return self.training and self.use_densepose and self.opt.uv_augment == 'similarity'
 
     def frame_options(self):
         return {'full': self.full_stage}
@@ -169,10 +194,16 @@ class RenderModel(VideoGANModel):
             losses['vgg'] = self.vgg_loss.loss(self.vgg_loss.features(result['output']), real_vgg)
             if self.full_stage and weights['vgg_raw']:
                 losses['vgg_raw'] = self.vgg_loss.loss(self.vgg_loss.features(result['raw']), real_vgg)
-        if self.use_densepose and 'parts' in data and (data['parts'] >= 0).all():
-            losses['uv'] = L.masked_uv_l1(result['uv'].float(), data['uv'], data['parts'], self.opt.uv_loss_mean)
-            losses['part'] = L.part_cross_entropy(result['part_logits'].float(), data['parts'])
-        losses['mask'] = L.mask_bce(result['part_logits'].float(), data['mask'])
+        has_labels = self.use_densepose and 'parts' in data and (data['parts'] >= 0).all()
+        if has_labels:
+            losses.update(self.geometry_losses(result, data['parts'], data['uv'], data['mask']))
+        else:
+            losses['mask'] = L.mask_bce(result['part_logits'].float(), data['mask'])
+        geometry = result.pop('geometry', None)       # the warped copies' outputs serve these losses only
+        if has_labels and geometry is not None:
+            warped = warp_labels(data['parts'], data['uv'], data['mask'], geometry['theta'])
+            for name, value in self.geometry_losses(geometry, *warped).items():
+                losses[name] = 0.5 * (losses[name] + value)
         if self.full_stage or self.opt.temporal_style == 'ours':
             losses['temporal'] = self.temporal_loss(result['output'], data, clip_shape)
         if self.full_stage:
@@ -181,6 +212,12 @@ class RenderModel(VideoGANModel):
                 losses['l2_person'] = L.person_weighted_l2(result['output'].float(), real, result['bg_prob'])
             losses.update(self.adversarial_losses(data, result['output'], clip_shape))
         return losses
+
+    def geometry_losses(self, result, parts, uv, mask):
+        """The UV generator's uv, part and mask terms of ``result`` against labels."""
+        logits = result['part_logits'].float()
+        return {'uv': L.masked_uv_l1(result['uv'].float(), uv, parts, self.opt.uv_loss_mean),
+                'part': L.part_cross_entropy(logits, parts), 'mask': L.mask_bce(logits, mask)}
 
     @torch.no_grad()
     def validation_losses(self, batch):
