@@ -97,7 +97,7 @@ def make_data(args):
     return paths
 
 
-def seconds_per_step(flags, full_stage, repeats=6, warmup=2):
+def seconds_per_step(flags, full_stage, repeats=10, warmup=3):
     """Mean wall-clock of one training step of this configuration (data loading included)."""
     with tempfile.TemporaryDirectory() as scratch:
         opt = TrainOptions().parse(flags + ['--checkpoints_dir', scratch, '--name', 'calibration'], save=False)
