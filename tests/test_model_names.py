@@ -81,6 +81,13 @@ def test_options_of_an_old_checkpoint_are_upgraded_with_todays_defaults():
     assert upgraded.ngf == stored['ngf'] == 8                                    # stored values win
 
 
+def test_a_render_checkpoint_from_before_the_ssim_loss_resumes_without_it():
+    stored = {key: value for key, value in vars(options('--model', 'render')).items() if key != 'lambda_ssim'}
+    assert options('--model', 'render').lambda_ssim > 0                          # today's default
+    assert upgrade_options(stored).lambda_ssim == 0
+    assert upgrade_options({**stored, 'lambda_ssim': 3.0}).lambda_ssim == 3.0
+
+
 def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch):
     monkeypatch.setattr(base_model, 'bf16_warning', lambda: 'emulated bf16 is slow')
     with pytest.warns(UserWarning, match='emulated bf16 is slow'):

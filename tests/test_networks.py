@@ -10,7 +10,7 @@ import torchvision
 from models.networks.discriminators import MultiscaleDiscriminator, NLayerDiscriminator, TemporalDiscriminator
 from models.networks.generators import DetailGenerator, GlobalGenerator, UVGenerator, count_parameters
 from models.networks.losses import (GANLoss, VGG19Features, VGGLoss, background_prob, feature_matching_loss,
-                                    mask_bce, masked_uv_l1, part_cross_entropy, temporal_l1)
+                                    mask_bce, masked_uv_l1, part_cross_entropy, ssim_loss, temporal_l1)
 from models.networks.recompute import set_recompute
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
 from util.atlas import atlas_to_tensor
@@ -335,6 +335,18 @@ def test_mask_bce_matches_person_probability():
     confident[:, 3] = 30  # certainly person
     assert mask_bce(confident, torch.ones(1, 2, 2)) < 1e-6
     assert mask_bce(confident, torch.zeros(1, 1, 2, 2)) > 10  # finite and large, no log(0)
+
+
+def test_ssim_loss_is_zero_on_the_target_and_prefers_structure_to_brightness():
+    torch.manual_seed(0)
+    real = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert ssim_loss(real, real).abs() < 1e-6
+    brighter = (real + 0.1).clamp(-1, 1)            # same structure
+    blurred = F.avg_pool2d(real, 5, stride=1, padding=2, count_include_pad=False)
+    assert ssim_loss(brighter, real) < ssim_loss(blurred, real)
+    output = blurred.clone().requires_grad_(True)
+    ssim_loss(output, real).backward()
+    assert output.grad.abs().sum() > 0
 
 
 def _saved_bytes_and_grads(network, x, recompute, input_grad):

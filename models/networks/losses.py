@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+from pytorch_msssim import ssim
 
 from . import recompute
 from .generators import NUM_PARTS
@@ -201,6 +202,12 @@ def temporal_l1_all_pixels(current, warped_previous, confidence):
     """As temporal_l1 but the mean over all pixels (inconsistent ones count as 0), as the original
     research code averages it."""
     return ((current - warped_previous).abs().mean(1, keepdim=True) * confidence).mean()
+
+
+def ssim_loss(output, real):
+    """1 - SSIM(output, real) (images in [-1, 1]; 11-pixel Gaussian window): a structural loss that needs no
+    downloaded weights, for training without VGG19."""
+    return 1 - ssim((output.float() + 1) / 2, (real.float() + 1) / 2, data_range=1.0)
 
 
 def person_weighted_l2(output, real, bg_prob):
