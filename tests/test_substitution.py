@@ -61,9 +61,12 @@ def test_each_component_changes_what_it_replaces(tiny_render, tmp_path):
              for name in ('iuv', 'texture', 'background', 'detail')}
     for name, mean in means.items():
         assert mean['psnr'] != plain['psnr'], name
-    # the true background is exact where no person is predicted: the background PSNR rises
-    assert means['background']['psnr_background'] > plain['psnr_background']
-    assert 'part_acc' not in means['iuv'] and 'part_acc' in means['texture']
+    # the background changes the background's pixels, not the geometry (where the model's person probability
+    # spills onto the background, the true plate need not score higher than the learned one)
+    assert means['background']['psnr_background'] != plain['psnr_background']
+    for name in ('texture', 'background', 'detail'):
+        assert (means[name]['part_acc'], means[name]['uv_error']) == (plain['part_acc'], plain['uv_error']), name
+    assert 'part_acc' not in means['iuv']
 
 
 def test_refusals(tiny_render, tiny_pose2image, tmp_path, capsys):
