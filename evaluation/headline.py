@@ -34,8 +34,9 @@ def main():
     if args.reference and os.path.isfile(args.reference):
         reference = json.load(open(args.reference))
         print(f"docs/RESULTS.md ({reference['setup']}):")
+        width = max(map(len, reference['means']))
         for name, mean in reference['means'].items():
-            print(f'  {name:<10} {headline(mean)}')
+            print(f'  {name:<{width}} {headline(mean)}')
     return 0
 
 

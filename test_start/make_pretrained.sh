@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the model that `bash test_start/start.sh` drives when given no name: the built-in synthetic
-# person (seed 0, 120 frames of 128x128) trained with train_start/cpu_small.sh (about 6 minutes on 2 cores),
+# person (seed 0, 120 frames of 128x128) trained with train_start/cpu_small.sh (6 to 10 minutes on 2 cores),
 # cut down to an inference checkpoint, and the same person's novel moves as driving keypoints.
 #   bash test_start/make_pretrained.sh            (writes test_start/pretrained/; work folder $WORK)
 set -euo pipefail
