@@ -260,7 +260,7 @@ def verdict(reports):
     mark = lambda ok: 'met' if ok else 'not met'  # noqa: E731
     base, oracle = mean['baseline'], mean['oracle']
     lines = ['### Against the targets', '']
-    for name in (n for n in ('ours', 'ours_no_ssim', 'ours_plain') if n in mean):
+    for name in (n for n in VARIANTS if n.startswith('ours') and n in mean):
         ours = mean[name]
         person = ours['psnr_person'] - base['psnr_person']
         dynamic = ours['psnr_dynamic'] - base['psnr_dynamic']
