@@ -44,14 +44,16 @@ COMMON = ['--gpu_ids', '-1', '--batchSize', '2', '--nThreads', '1', '--ndf', '16
 # train_start/cpu_small.sh's renderer; the baseline is a pix2pixHD global generator of similar cost.
 RENDER = ['--model', 'render'] + preset_flags('cpu_small')
 BASELINE = ['--model', 'pose2image', '--ngf', '32', '--n_downsample_global', '3', '--n_blocks_global', '4']
-# Our defaults before the D2G's skips, its pose input and the filled initial texture (the original's wiring).
-PLAIN_D2G = ['--d2g_skips', 'none', '--no_d2g_use_pose', '--texture_holes', 'keep']
+# Our defaults before the skips, the D2G's pose input and the filled initial texture (the original's wiring).
+PLAIN_D2G = ['--d2g_skips', 'none', '--no_d2g_use_pose', '--texture_holes', 'keep', '--trans_skips', 'none']
 STATIC_SHARE = 0.3          # ours: share of the epochs in the static stage (cpu_small.sh: 3 of 10)
 VARIANTS = {                # name: (flags, row label, stages: static then full / static only / full only)
     'ours': (RENDER, 'ours', 'two'),
     'ours_static': (RENDER, 'ours static (no detail generator)', 'static'),
     'ours_no_ssim': (RENDER + ['--lambda_ssim', '0'], 'ours without the SSIM loss (--lambda_ssim 0)', 'two'),
-    'ours_plain': (RENDER + PLAIN_D2G, 'ours with the earlier detail generator and texture (no skips, no pose '
+    'ours_no_trans_skips': (RENDER + ['--trans_skips', 'none'], "ours without the UV generator's skips "
+                            '(--trans_skips none)', 'two'),
+    'ours_plain': (RENDER + PLAIN_D2G, 'ours with the earlier generators and texture (no skips, no pose '
                    'into D2G, texture holes kept)', 'two'),
     'published': (RENDER + preset_flags('published'), 'published configuration (original research code\'s losses '
                   'and schedule)', 'two'),

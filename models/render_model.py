@@ -12,8 +12,9 @@ import torch.nn as nn
 
 from models.networks import losses as L
 from models.networks.geometry_augmentation import random_similarities, warp_image, warp_labels
-from models.networks.generators import DetailGenerator, UVGenerator
+from models.networks.generators import DetailGenerator
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
+from models.trans_model import build_uv_generator
 from models.video_gan import VideoGANModel, pose_channels, unpack_clips
 from util.atlas import tensor_to_atlas
 from util.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
@@ -29,8 +30,7 @@ class RenderGenerator(nn.Module):
         super().__init__()
         self.d2g_use_pose = opt.d2g_use_pose
         self.tex_min_prob = opt.tex_min_prob
-        self.trans = UVGenerator(pose_channels(opt), opt.ngf_translate, opt.n_downsample_translate,
-                                 opt.n_blocks_translate, opt.norm)
+        self.trans = build_uv_generator(opt)
         self.texture = NeuralTexture(opt.tex_size, opt.tex_feat, texture_init)
         d2g_input = 3 + opt.tex_feat + (pose_channels(opt) if opt.d2g_use_pose else 0)
         self.d2g = DetailGenerator(d2g_input, opt.ngf, opt.n_downsample_global, opt.n_blocks_global, opt.norm,
@@ -169,6 +169,10 @@ class RenderModel(VideoGANModel):
         state = load_checkpoint(path, map_location=self.device)
         if 'trans' not in state.get('networks', {}):
             raise CheckpointError(f'{path}: holds no UV generator ("trans") weights')
+        trained_with = state.get('options', {}).get('trans_skips', 'none')
+        if trained_with != self.opt.trans_skips:
+            raise CheckpointError(f'{path}: its UV generator was trained with --trans_skips {trained_with}, this run '
+                                  f'has --trans_skips {self.opt.trans_skips}; pass --trans_skips {trained_with}')
         self.trans.load_state_dict(state['networks']['trans'])
 
     def generate(self, network, pose):

@@ -25,7 +25,7 @@ METRICS = ('part_acc', 'part_acc_person', 'uv_error')
 def build_uv_generator(opt):
     """The UV generator exactly as RenderModel builds it (same options -> same state-dict layout)."""
     return UVGenerator(pose_channels(opt), opt.ngf_translate, opt.n_downsample_translate, opt.n_blocks_translate,
-                       opt.norm)
+                       opt.norm, skips=opt.trans_skips)
 
 
 @torch.no_grad()

@@ -7,7 +7,7 @@ from options.train_options import TrainOptions
 
 
 # Flags whose default is not what the code did before the flag existed: a checkpoint without them gets this.
-BEFORE_THE_FLAG = {'d2g_skips': 'none', 'lambda_ssim': 0.0}
+BEFORE_THE_FLAG = {'d2g_skips': 'none', 'trans_skips': 'none', 'lambda_ssim': 0.0}
 
 
 def upgrade_options(stored):

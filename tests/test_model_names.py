@@ -12,6 +12,7 @@ from options.pretrain_options import PretrainOptions
 from options.upgrade import upgrade_options
 from options.train_options import TrainOptions
 from tests.helpers import TINY
+from util.checkpoint import CheckpointError
 
 SIZE = (32, 32)
 
@@ -71,10 +72,11 @@ def test_weight_of_another_models_loss_is_refused_on_the_command_line(capsys):
 
 def test_options_of_an_old_checkpoint_are_upgraded_with_todays_defaults():
     stored = {key: value for key, value in vars(options('--model', 'pose2image')).items()
-              if key not in ('max_channels_global', 'tex_min_prob', 'd2g_skips', 'size_multiple', 'device')}
+              if key not in ('max_channels_global', 'tex_min_prob', 'd2g_skips', 'trans_skips', 'size_multiple',
+                             'device')}
     upgraded = upgrade_options(stored)
     assert upgraded.max_channels_global == 0 and upgraded.tex_min_prob == 0.0     # the behaviour before the flags
-    assert upgraded.d2g_skips == 'none'
+    assert upgraded.d2g_skips == upgraded.trans_skips == 'none'
     assert upgrade_options({**stored, 'd2g_skips': 'add'}).d2g_skips == 'add'
     assert upgraded.size_multiple == 2 ** max(stored['n_downsample_translate'], stored['n_downsample_global'])
     assert upgraded.model == 'pose2image' and upgraded.lambda_l1 == stored['lambda_l1']
@@ -92,3 +94,17 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch):
     monkeypatch.setattr(base_model, 'bf16_warning', lambda: 'emulated bf16 is slow')
     with pytest.warns(UserWarning, match='emulated bf16 is slow'):
         create_model(options('--amp', 'bf16'), working_size=SIZE)
+
+
+def test_uv_generator_skips_are_built_and_a_pretrained_one_must_match(tmp_path):
+    plain = create_model(options('--trans_skips', 'none'), working_size=SIZE)
+    skips = create_model(options(), working_size=SIZE)
+    assert plain.trans.net.skips == 'none' and skips.trans.net.skips == 'add'
+    assert plain.trans.state_dict().keys() == skips.trans.state_dict().keys()      # same parameters, other wiring
+    skips.opt.checkpoints_dir, skips.opt.name = str(tmp_path), 'source'
+    skips.run_dir = str(tmp_path)
+    skips.save('latest', {'epoch': 1})
+    skips.load_pretrained_trans(str(tmp_path), 'latest')
+    with pytest.raises(CheckpointError, match='trained with --trans_skips add, this run has --trans_skips none; '
+                                              'pass --trans_skips add'):
+        plain.load_pretrained_trans(str(tmp_path), 'latest')

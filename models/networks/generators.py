@@ -155,10 +155,11 @@ class UVGenerator(nn.Module):
     }
     """
 
-    def __init__(self, input_nc, ngf=64, n_downsampling=4, n_blocks=9, norm='instance', upsampling='transpose'):
+    def __init__(self, input_nc, ngf=64, n_downsampling=4, n_blocks=9, norm='instance', upsampling='transpose',
+                 skips='none'):
         super().__init__()
         self.net = GlobalGenerator(input_nc, NUM_PARTS + 1 + 2 * NUM_PARTS, ngf, n_downsampling, n_blocks, norm,
-                                   upsampling)
+                                   upsampling, skips=skips)
 
     def forward(self, pose):
         out = self.net(pose)
