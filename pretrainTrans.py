@@ -27,6 +27,7 @@ from evaluation.uv_generator import PretrainVisualizer, evaluate_all, format_met
 from models import apply_recompute
 from models.trans_model import TransModel
 from options.pretrain_options import ARCHITECTURE_OPTIONS, DEFAULT_LOAD_SIZE, PretrainOptions
+from options.upgrade import BEFORE_THE_FLAG
 from util.checkpoint import checkpoint_path, load_checkpoint
 from util.distributed import cleanup, init_distributed
 from util.errors import run_main
@@ -46,8 +47,8 @@ def evaluate_checkpoint(opt):
         raise SystemExit(f'{path}: holds no UV generator ("trans") weights')
     saved = state.get('options', {})
     for name in ARCHITECTURE_OPTIONS:       # build the network the checkpoint was trained with
-        if name in saved:
-            setattr(opt, name, saved[name])
+        if name in saved or name in BEFORE_THE_FLAG:
+            setattr(opt, name, saved.get(name, BEFORE_THE_FLAG.get(name)))
     opt.size_multiple = 2 ** opt.n_downsample_translate
     if opt.loadSize is None:                # frames at the scale the network was trained at
         opt.loadSize = int(saved.get('loadSize', DEFAULT_LOAD_SIZE))

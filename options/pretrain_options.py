@@ -1,6 +1,6 @@
 """Flags of pretrainTrans.py: person-agnostic pre-training of the UV generator on many datasets.
 
-The UV generator flags (--ngf_translate, --n_downsample_translate, --n_blocks_translate, --norm,
+The UV generator flags (--ngf_translate, --n_downsample_translate, --n_blocks_translate, --trans_skips, --norm,
 --use_label3d / --label3d_nc) come from BaseOptions and must match the train.py run that starts
 from the result (train.py --load_pretrain_TransG RUN_DIR). Samples are single frames. Flip
 augmentation is on by default (--no_flip: off). --loadSize is 256 unless given; --eval_only takes the
@@ -10,7 +10,7 @@ from models.trans_model import TransModel
 from options.base_options import BaseOptions, add_training_arguments, save_options
 
 # Options that fix the UV generator's architecture; --eval_only takes them from the checkpoint.
-ARCHITECTURE_OPTIONS = ('ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'norm',
+ARCHITECTURE_OPTIONS = ('ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'trans_skips', 'norm',
                         'use_label3d', 'label3d_nc')
 DEFAULT_LOAD_SIZE = 256
 
