@@ -26,8 +26,8 @@ from data.multi_dataset import POOLED, check_working_sizes, dataset_names, load_
 from evaluation.uv_generator import PretrainVisualizer, evaluate_all, format_metrics
 from models import apply_recompute
 from models.trans_model import TransModel
+from options.flag_history import trained_option
 from options.pretrain_options import ARCHITECTURE_OPTIONS, DEFAULT_LOAD_SIZE, PretrainOptions
-from options.upgrade import BEFORE_THE_FLAG
 from util.checkpoint import checkpoint_path, load_checkpoint
 from util.distributed import cleanup, init_distributed
 from util.errors import run_main
@@ -47,8 +47,7 @@ def evaluate_checkpoint(opt):
         raise SystemExit(f'{path}: holds no UV generator ("trans") weights')
     saved = state.get('options', {})
     for name in ARCHITECTURE_OPTIONS:       # build the network the checkpoint was trained with
-        if name in saved or name in BEFORE_THE_FLAG:
-            setattr(opt, name, saved.get(name, BEFORE_THE_FLAG.get(name)))
+        setattr(opt, name, trained_option(saved, name, getattr(opt, name)))
     opt.size_multiple = 2 ** opt.n_downsample_translate
     if opt.loadSize is None:                # frames at the scale the network was trained at
         opt.loadSize = int(saved.get('loadSize', DEFAULT_LOAD_SIZE))

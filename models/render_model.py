@@ -16,6 +16,7 @@ from models.networks.generators import DetailGenerator
 from models.networks.texture import LearnableBackground, NeuralTexture, composite
 from models.trans_model import build_uv_generator
 from models.video_gan import VideoGANModel, pose_channels, unpack_clips
+from options.flag_history import trained_option
 from util.atlas import tensor_to_atlas
 from util.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
 from util.image import (part_map_to_image, part_probs_to_image, save_image, select_part_uv, tensor_to_image,
@@ -169,7 +170,7 @@ class RenderModel(VideoGANModel):
         state = load_checkpoint(path, map_location=self.device)
         if 'trans' not in state.get('networks', {}):
             raise CheckpointError(f'{path}: holds no UV generator ("trans") weights')
-        trained_with = state.get('options', {}).get('trans_skips', 'none')
+        trained_with = trained_option(state.get('options', {}), 'trans_skips', self.opt.trans_skips)
         if trained_with != self.opt.trans_skips:
             raise CheckpointError(f'{path}: its UV generator was trained with --trans_skips {trained_with}, this run '
                                   f'has --trans_skips {self.opt.trans_skips}; pass --trans_skips {trained_with}')

@@ -3,11 +3,8 @@ written takes its default (the behaviour the code had before the flag existed), 
 option directly instead of guessing a fallback at each use."""
 import argparse
 
+from options.flag_history import BEFORE_THE_FLAG
 from options.train_options import TrainOptions
-
-
-# Flags whose default is not what the code did before the flag existed: a checkpoint without them gets this.
-BEFORE_THE_FLAG = {'d2g_skips': 'none', 'trans_skips': 'none', 'lambda_ssim': 0.0}
 
 
 def upgrade_options(stored):
