@@ -50,13 +50,14 @@ import torch
 from torch.utils.data import Dataset
 
 from data.layout import DEFAULT_FOLDERS, index_dataset
+from data.pose_input import pose_input
 from data.preflight import PLATE_HINTS, file_problems
 from data.readers import DataFileError, read_flo, read_frame, read_iuv, read_label3d, read_mask, read_openpose
 from data.transforms import flip_iuv, pose_to_working_size, resize_image, resize_nearest, to_unit_range, working_size
 from util.atlas import atlas_to_tensor, iuv_to_uv
 from util.unfold import fill_dark_texels
 from util.flow import flip_flow, resize_flow
-from util.pose import draw_pose, fill_missing, flip_pose, track_person
+from util.pose import fill_missing, flip_pose, track_person
 
 PHASES = ('train', 'val', 'all')
 MAX_LISTED_PROBLEMS = 20
@@ -121,7 +122,7 @@ class ClipDataset(Dataset):
     """
 
     def __init__(self, root, phase='train', load_size=256, clip_length=2, size_multiple=16, flip=True,
-                 data_ratio=0.9, max_dataset_size=None, use_label3d=False, paths=None,
+                 data_ratio=0.9, max_dataset_size=None, use_label3d=False, bone_fields=False, paths=None,
                  require_densepose=True, require_flow=True, validate=False, plates=()):
         if clip_length < 1:
             raise ValueError(f'clip_length must be >= 1, got {clip_length}')
@@ -134,6 +135,7 @@ class ClipDataset(Dataset):
         self.clip_length = clip_length
         self.flip = bool(flip) and phase == 'train'
         self.use_label3d = use_label3d
+        self.bone_fields = bone_fields
         self.files = index_dataset(root, **{k: v for k, v in paths.items() if v})
         self.load_flow = require_flow
         self._check_files(paths, require_densepose, validate, plates)
@@ -163,7 +165,7 @@ class ClipDataset(Dataset):
             opt.dataroot, phase=phase, load_size=opt.loadSize,
             clip_length=opt.clip_length if clip_length is None else clip_length,
             size_multiple=opt.size_multiple, flip=opt.flip, data_ratio=opt.data_ratio,
-            max_dataset_size=opt.max_dataset_size, use_label3d=opt.use_label3d,
+            max_dataset_size=opt.max_dataset_size, use_label3d=opt.use_label3d, bone_fields=opt.bone_fields,
             paths={name: getattr(opt, name) for name in PATH_OPTIONS},
             require_densepose=require_densepose, require_flow=require_flow, validate=validate, plates=plates)
         if dataset.use_label3d and dataset.label3d_channels != opt.label3d_nc:
@@ -267,7 +269,7 @@ class ClipDataset(Dataset):
             iuv = None if iuv is None else flip_iuv(iuv)
             label = None if label is None else label[:, ::-1]
 
-        drawn = to_unit_range(draw_pose(pose, height, width))
+        drawn, _ = pose_input(pose, height, width, self.bone_fields)
         if label is not None:
             drawn = torch.cat([drawn, torch.from_numpy(np.ascontiguousarray(label.transpose(2, 0, 1))) * 2 - 1])
         if iuv is not None:

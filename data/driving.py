@@ -13,8 +13,9 @@ import torch
 from data.clip_dataset import PATH_OPTIONS, ClipDataset
 from data.layout import index_dataset
 from data.pairing import in_number_order
+from data.pose_input import pose_input
 from data.readers import DataFileError, read_frame, read_label3d, read_openpose
-from data.transforms import pose_to_working_size, to_unit_range
+from data.transforms import pose_to_working_size
 from util.geometry import affine_matrix, compose, resize_map, similarity
 from util.pose import draw_pose
 from util.pose_align import apply_alignment, clean_sequence, fit_alignment
@@ -62,6 +63,7 @@ class DrivingSequence:
 
     def __init__(self, opt, train_opt, working):
         self.working = working
+        self.bone_fields = train_opt.bone_fields
         height, width = working
         # the training frames' size places the target's keypoints; unaligned with --pose_size, nothing needs it
         target_size = None if opt.no_align and opt.pose_size else training_frame_size(train_opt)
@@ -123,8 +125,7 @@ class DrivingSequence:
         inputs, panels = [], []
         for i in indices:
             t = self.frames[i]
-            drawn = draw_pose(self.poses[t], height, width)
-            pose = to_unit_range(drawn)
+            pose, drawn = pose_input(self.poses[t], height, width, self.bone_fields)
             if self.labels is not None:
                 pose = torch.cat([pose, self._label(t)])
             inputs.append(pose)
@@ -144,7 +145,7 @@ class HeldOutFrames:
             self.dataset = ClipDataset(
                 train_opt.dataroot, phase='val', load_size=train_opt.loadSize, clip_length=1,
                 size_multiple=train_opt.size_multiple, flip=False, data_ratio=train_opt.data_ratio,
-                use_label3d=train_opt.use_label3d, require_densepose=False,
+                use_label3d=train_opt.use_label3d, bone_fields=train_opt.bone_fields, require_densepose=False,
                 paths={name: getattr(train_opt, name) for name in PATH_OPTIONS})
         except ValueError as error:     # DataFileError included
             raise SystemExit(f'--phase val: {error}') from error

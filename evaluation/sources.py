@@ -7,12 +7,13 @@ import numpy as np
 import torch
 
 from data.driving import affine_label
+from data.pose_input import pose_input
 from data.readers import read_label3d
 from evaluation.geometry import warp_to_eval
 from evaluation.oracle import oracle_frames
 from util.geometry import affine_matrix, compose, resize_map
 from util.image import tensor_to_image
-from util.pose import draw_pose, scale_pose
+from util.pose import scale_pose
 
 
 class ModelSource:
@@ -30,8 +31,7 @@ class ModelSource:
         hm, wm = g.working
         to_working = g.gt_to_working(t)
         ax, bx, ay, by = to_working
-        drawn = draw_pose(scale_pose(self.dataset.poses[t], ax, ay, bx, by), hm, wm)
-        pose = torch.from_numpy(np.ascontiguousarray(drawn.transpose(2, 0, 1))).float() / 127.5 - 1.0
+        pose, _ = pose_input(scale_pose(self.dataset.poses[t], ax, ay, bx, by), hm, wm, self.train_opt.bone_fields)
         if self.labels is not None:
             label = read_label3d(self.labels[t])
             matrix = affine_matrix(compose(to_working, resize_map(label.shape[1:], g.frame_size)))

@@ -14,6 +14,7 @@ import torch.nn as nn
 from models.base_model import BaseModel, loss_weights, weighted_total
 from models.networks import losses as L
 from models.networks.discriminators import MultiscaleDiscriminator, TemporalDiscriminator
+from util.bone_fields import BONE_FIELD_CHANNELS
 from util.flow import consistency_mask, warp
 from util.image import tensor_to_image
 
@@ -22,8 +23,9 @@ FLOW_KEYS = ('flow', 'flow_inv')        # per clip [B, T-1, 2, H, W]; everything
 
 
 def pose_channels(opt):
-    """Channels of the network's pose input: the drawn skeleton (3) + the 3D label's, if used."""
-    return 3 + (opt.label3d_nc if opt.use_label3d else 0)
+    """Channels of the network's pose input: the drawn skeleton (3), the bone fields and the 3D label's,
+    each if used."""
+    return 3 + (BONE_FIELD_CHANNELS if opt.bone_fields else 0) + (opt.label3d_nc if opt.use_label3d else 0)
 
 
 class VideoDiscriminators(nn.Module):

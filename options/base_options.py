@@ -60,6 +60,11 @@ class BaseOptions:
         model.add_argument('--trans_skips', choices=SKIPS, default='add',
                            help="UV generator's skip connections: add (the default; U-Net style, as --d2g_skips) "
                                 "or none (pix2pixHD's global generator, the original research code)")
+        model.add_argument('--bone_fields', dest='bone_fields', action='store_true', default=False,
+                           help="also feed each bone's local coordinates (position along it, offset to its side) "
+                                'to the networks that see the pose (util/bone_fields.py)')
+        model.add_argument('--no_bone_fields', dest='bone_fields', action='store_false',
+                           help='the pose input is the skeleton drawing only (the original research code)')
         model.add_argument('--ngf', type=int, default=64, help='detail generator (D2G) base channels')
         model.add_argument('--n_downsample_global', type=int, default=3, help='detail generator downsamplings')
         model.add_argument('--n_blocks_global', type=int, default=9, help='detail generator residual blocks')

@@ -10,8 +10,8 @@ from models.trans_model import TransModel
 from options.base_options import BaseOptions, add_training_arguments, save_options
 
 # Options that fix the UV generator's architecture; --eval_only takes them from the checkpoint.
-ARCHITECTURE_OPTIONS = ('ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'trans_skips', 'norm',
-                        'use_label3d', 'label3d_nc')
+ARCHITECTURE_OPTIONS = ('ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'trans_skips', 'bone_fields',
+                        'norm',                         'use_label3d', 'label3d_nc')
 DEFAULT_LOAD_SIZE = 256
 
 

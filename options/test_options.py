@@ -13,7 +13,8 @@ from options.base_options import BaseOptions, resolve_device
 ENGINE_CHOICES = ENGINES + ('auto',)
 
 # Flags the checkpoint decides (the model must be rebuilt exactly as it was trained).
-TRAINING_FLAGS = ('model', 'norm', 'ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'trans_skips', 'ngf',
+TRAINING_FLAGS = ('model', 'norm', 'ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'trans_skips',
+                  'bone_fields', 'ngf',
                   'n_downsample_global', 'n_blocks_global', 'max_channels_global', 'd2g_use_pose', 'd2g_skips',
                   'tex_size', 'tex_feat', 'tex_min_prob', 'use_label3d', 'label3d_nc', 'loadSize', 'data_ratio')
 # Shared flags that only training reads: test.py refuses them rather than ignore them.

@@ -186,7 +186,7 @@ def _draw_dots(canvas, points, valid, colours, radius):
                    -1, cv2.LINE_AA, _SHIFT)
 
 
-def _confident(part, threshold):
+def confident_joints(part, threshold):
     """(xy [J, 2] float64, valid [J] bool) with non-finite coordinates treated as missing."""
     part = np.asarray(part, np.float64)
     xy = part[:, :2]
@@ -218,18 +218,18 @@ def draw_pose(pose, height, width, threshold=0.05):
 
     body = pose.get('body')
     if body is not None:
-        xy, valid = _confident(body, threshold)
+        xy, valid = confident_joints(body, threshold)
         _draw_segments(canvas, xy, valid, BODY_LIMB_PAIRS, BODY_LIMB_COLOURS, limb)
         _draw_dots(canvas, xy, valid, BODY_JOINT_COLOURS, joint)
 
     if pose.get('face') is not None:     # over the body's head limbs, which it would hide otherwise
-        xy, valid = _confident(pose['face'], threshold)
+        xy, valid = confident_joints(pose['face'], threshold)
         _draw_segments(canvas, xy, valid, FACE_SEGMENTS, FACE_SEGMENT_COLOURS, face)
         _draw_dots(canvas, xy[68:], valid[68:], FACE_SEGMENT_COLOURS[:2], face)
 
     for key in ('hand_right', 'hand_left'):
         if pose.get(key) is not None:
-            xy, valid = _confident(pose[key], threshold)
+            xy, valid = confident_joints(pose[key], threshold)
             _draw_segments(canvas, xy, valid, HAND_BONES, HAND_COLOURS[key], hand)
     return _drop_faint(canvas)
 
@@ -294,7 +294,7 @@ def body_size(pose, threshold=0.05):
     The torso term keeps the size sensible for cropped (upper body only) detections."""
     if pose is None or pose.get('body') is None:
         return 0.0
-    xy, valid = _confident(pose['body'], threshold)
+    xy, valid = confident_joints(pose['body'], threshold)
     if valid.sum() < 2:
         return 0.0
     pts = xy[valid]
@@ -306,7 +306,7 @@ def body_size(pose, threshold=0.05):
 
 def _prominence(pose, threshold):
     """Area of the confident body joints' bounding box times their count (bigger, fuller = larger)."""
-    xy, valid = _confident(pose['body'], threshold)
+    xy, valid = confident_joints(pose['body'], threshold)
     if not valid.any():
         return -1.0
     extent = xy[valid].max(axis=0) - xy[valid].min(axis=0)
@@ -315,8 +315,8 @@ def _prominence(pose, threshold):
 
 def _mean_distance(pose_a, pose_b, threshold):
     """Mean distance over body joints confident in both poses; inf if none is shared."""
-    xy_a, valid_a = _confident(pose_a['body'], threshold)
-    xy_b, valid_b = _confident(pose_b['body'], threshold)
+    xy_a, valid_a = confident_joints(pose_a['body'], threshold)
+    xy_b, valid_b = confident_joints(pose_b['body'], threshold)
     both = valid_a & valid_b
     if not both.any():
         return math.inf
