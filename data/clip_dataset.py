@@ -104,7 +104,7 @@ class ClipDataset(Dataset):
     """T consecutive frames of one video per sample, all inputs at the working size.
 
     A sample is a dict (T = clip_length, H, W = working_size, C3d = 3D label channels):
-      'pose'      float32 [T, 3 (+C3d), H, W] in [-1, 1]  drawn skeleton (+ 3D label mapped from [0, 1])
+      'pose'      float32 [T, 3 (+48 bone fields) (+C3d), H, W] in [-1, 1]  drawn skeleton (+ bone fields, 3D label mapped from [0, 1])
       'image'     float32 [T, 3, H, W] in [-1, 1]         RGB frames
       'parts'     int64   [T, H, W]   0 background, 1..24 DensePose parts (-1 everywhere without DensePose)
       'uv'        float32 [T, 2, H, W] in [-1, 1]         DensePose U, V (zeros on background)
@@ -269,14 +269,14 @@ class ClipDataset(Dataset):
             iuv = None if iuv is None else flip_iuv(iuv)
             label = None if label is None else label[:, ::-1]
 
-        drawn, _ = pose_input(pose, height, width, self.bone_fields)
+        network_pose, _ = pose_input(pose, height, width, self.bone_fields)
         if label is not None:
-            drawn = torch.cat([drawn, torch.from_numpy(np.ascontiguousarray(label.transpose(2, 0, 1))) * 2 - 1])
+            network_pose = torch.cat([network_pose, torch.from_numpy(np.ascontiguousarray(label.transpose(2, 0, 1))) * 2 - 1])
         if iuv is not None:
             parts, uv = (torch.from_numpy(array) for array in iuv_to_uv(iuv))
         else:
             parts, uv = torch.full((height, width), -1, dtype=torch.int64), torch.zeros(2, height, width)
-        return {'pose': drawn, 'image': to_unit_range(image), 'parts': parts, 'uv': uv,
+        return {'pose': network_pose, 'image': to_unit_range(image), 'parts': parts, 'uv': uv,
                 'mask': torch.from_numpy(np.ascontiguousarray(mask))[None].float()}
 
     def _load_flow(self, path, flipped):

@@ -11,7 +11,7 @@ from options.base_options import BaseOptions, add_training_arguments, save_optio
 
 # Options that fix the UV generator's architecture; --eval_only takes them from the checkpoint.
 ARCHITECTURE_OPTIONS = ('ngf_translate', 'n_downsample_translate', 'n_blocks_translate', 'trans_skips', 'bone_fields',
-                        'norm',                         'use_label3d', 'label3d_nc')
+                        'norm', 'use_label3d', 'label3d_nc')
 DEFAULT_LOAD_SIZE = 256
 
 
