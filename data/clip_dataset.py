@@ -104,7 +104,8 @@ class ClipDataset(Dataset):
     """T consecutive frames of one video per sample, all inputs at the working size.
 
     A sample is a dict (T = clip_length, H, W = working_size, C3d = 3D label channels):
-      'pose'      float32 [T, 3 (+48 bone fields) (+C3d), H, W] in [-1, 1]  drawn skeleton (+ bone fields, 3D label mapped from [0, 1])
+      'pose'      float32 [T, 3 (+48) (+C3d), H, W] in [-1, 1]  drawn skeleton (+ bone fields, + 3D label
+                  mapped from [0, 1])
       'image'     float32 [T, 3, H, W] in [-1, 1]         RGB frames
       'parts'     int64   [T, H, W]   0 background, 1..24 DensePose parts (-1 everywhere without DensePose)
       'uv'        float32 [T, 2, H, W] in [-1, 1]         DensePose U, V (zeros on background)
