@@ -272,7 +272,8 @@ class ClipDataset(Dataset):
 
         network_pose, _ = pose_input(pose, height, width, self.bone_fields)
         if label is not None:
-            network_pose = torch.cat([network_pose, torch.from_numpy(np.ascontiguousarray(label.transpose(2, 0, 1))) * 2 - 1])
+            label = torch.from_numpy(np.ascontiguousarray(label.transpose(2, 0, 1))) * 2 - 1
+            network_pose = torch.cat([network_pose, label])
         if iuv is not None:
             parts, uv = (torch.from_numpy(array) for array in iuv_to_uv(iuv))
         else:
